@@ -1,0 +1,5 @@
+"""`python -m pyrunc` entry point."""
+
+from pyrunc.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,28 @@
+"""argparse tuned to runc's CLI: usage errors become one-line UsageErrors, `--flag=value` and `--flag value`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import NoReturn
+
+from pyrunc.errors import UsageError
+
+
+class RuncArgumentParser(argparse.ArgumentParser):
+    def __init__(self, **kw: object) -> None:
+        kw.setdefault("allow_abbrev", False)
+        super().__init__(**kw)  # type: ignore[arg-type]
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def add_id(p: argparse.ArgumentParser) -> None:
+    """The positional <container-id> every per-container command takes."""
+    p.add_argument("container_id", metavar="<container-id>")
+
+
+def single_dash_long(argv: list[str], names: set[str]) -> list[str]:
+    """urfave/cli accepts `-no-subreaper` for `--no-subreaper` (go-runc's restore uses it)."""
+    return [("-" + a) if a.startswith("-") and not a.startswith("--") and a.split("=")[0][1:] in names else a
+            for a in argv]

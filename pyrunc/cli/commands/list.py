@@ -1,0 +1,64 @@
+"""`pyrunc list [--format table|json] [-q]`: every container under the root, with its live status."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from pyrunc.cli.context import Context
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", "-f", default="table", choices=("table", "json"),
+                   help="select one of: table or json (default: table)")
+    p.add_argument("--quiet", "-q", action="store_true", help="display only container IDs")
+
+
+def _owner(uid: int, cache: dict[int, str]) -> str:
+    if uid not in cache:
+        import pwd
+
+        try:
+            cache[uid] = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            cache[uid] = f"#{uid}"
+    return cache[uid]
+
+
+def _table(rows: list[list[str]]) -> str:
+    """Like Go's tabwriter(minwidth=12, tabwidth=1, padding=3, ' '), as runc uses it."""
+    widths = [max(12, *(len(r[i]) + 3 for r in rows)) for i in range(len(rows[0]) - 1)]
+    lines = []
+    for r in rows:
+        lines.append("".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + r[-1])
+    return "\n".join(lines) + "\n"
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    import os
+
+    from pyrunc.errors import PyruncError
+    from pyrunc.runtime import state
+
+    owners: dict[int, str] = {}
+    found = []
+    for cid in state.list_ids(ctx.root):
+        try:
+            st = state.load(ctx.root, cid)
+        except PyruncError:
+            continue  # a directory without a readable state: not a container (yet); `delete --force` clears it
+        try:
+            uid = os.stat(state.container_dir(ctx.root, cid)).st_uid
+        except OSError:
+            continue
+        found.append(st.oci(state.status(ctx.root, st), owner=_owner(uid, owners)))
+    if args.quiet:
+        sys.stdout.write("".join(f"{c['id']}\n" for c in found))
+    elif args.format == "json":
+        sys.stdout.write(json.dumps(found) + "\n")
+    else:
+        rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
+        rows += [[c["id"], str(c["pid"]), c["status"], c["bundle"], c["created"], c["owner"]] for c in found]
+        sys.stdout.write(_table(rows))
+    return 0

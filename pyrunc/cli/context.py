@@ -1,0 +1,27 @@
+"""What the global flags decided, handed to every command."""
+
+from __future__ import annotations
+
+
+class Context:
+    """Global options (runc's app.Flags). Plain class, no dataclasses: this is on the hot path."""
+
+    __slots__ = ("command", "debug", "log_format", "log_path", "root", "rootless", "systemd_cgroup")
+
+    def __init__(
+        self,
+        root: str,
+        log_path: str | None = None,
+        log_format: str = "text",
+        debug: bool = False,
+        systemd_cgroup: bool = False,
+        rootless: str = "auto",
+        command: str = "",
+    ) -> None:
+        self.root = root
+        self.log_path = log_path
+        self.log_format = log_format
+        self.debug = debug
+        self.systemd_cgroup = systemd_cgroup
+        self.rootless = rootless
+        self.command = command

@@ -1,0 +1,107 @@
+"""runc-compatible logging, without importing `logging` on hot paths.
+
+runc (logrus) writes `{"level":"error","msg":"...","time":"<RFC3339>"}` lines with `--log-format json`, and
+`time="..." level=error msg="..."` with `text`. containerd's shim keeps the last `"level":"error"` line of the
+--log file; podman parses the whole file as ONE JSON object, so a failing command writes exactly one error line
+(without --debug). When --log is given, the plain message also goes to stderr (runc's fatal()).
+
+Modules that use the standard `logging` module get their records routed here by `bridge_std_logging()`, which
+the CLI calls only for commands that are not on the hot path (state, kill, list never import `logging`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "fatal": 50}
+
+
+class RuncLog:
+    """The process-wide log sink configured from the global flags."""
+
+    def __init__(self) -> None:
+        self.path: str | None = None
+        self.fmt = "text"
+        self.debug_enabled = False
+        self._fd: int | None = None
+
+    def configure(self, path: str | None, fmt: str, debug: bool) -> None:
+        self.path = path
+        self.fmt = fmt
+        self.debug_enabled = debug
+        if path:
+            # runc opens the log O_CREATE|O_WRONLY|O_APPEND|O_SYNC, 0644, and always creates it: containerd says
+            # "unable to retrieve OCI runtime error" when the file is missing.
+            self._fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC, 0o644)
+
+    @staticmethod
+    def _now() -> str:
+        # logrus' default timestamp: RFC3339 in seconds (Go's time.Time parses it; containerd requires RFC3339).
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+    def line(self, level: str, msg: str) -> str:
+        msg = msg.replace("\n", " ").rstrip()
+        if self.fmt == "json":
+            return json.dumps({"level": level, "msg": msg, "time": self._now()}, separators=(",", ":")) + "\n"
+        return f'time="{self._now()}" level={level} msg={json.dumps(msg)}\n'
+
+    def write(self, level: str, msg: str) -> None:
+        if level == "debug" and not self.debug_enabled:
+            return
+        data = self.line(level, msg).encode("utf-8", "backslashreplace")
+        try:
+            if self._fd is not None:
+                os.write(self._fd, data)
+            else:
+                os.write(2, data)
+        except OSError:
+            pass
+
+    def fatal(self, msg: str) -> None:
+        """The one error line of a failing command, plus the plain message on stderr when logging to a file."""
+        self.write("error", msg)
+        if self._fd is not None:
+            try:
+                os.write(2, (msg.replace("\n", " ") + "\n").encode("utf-8", "backslashreplace"))
+            except OSError:
+                pass
+
+    def fd(self) -> int | None:
+        return self._fd
+
+
+LOG = RuncLog()
+
+
+def debug(msg: str) -> None:
+    LOG.write("debug", msg)
+
+
+def warning(msg: str) -> None:
+    LOG.write("warning", msg)
+
+
+def bridge_std_logging() -> None:
+    """Route records of the standard `logging` module (used by non-hot modules) into LOG."""
+    import logging
+
+    class _Handler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            level = {10: "debug", 20: "info", 30: "warning", 40: "error", 50: "error"}.get(record.levelno, "info")
+            if level == "error":
+                level = "warning"  # one error line per failing command: errors go through the CLI boundary
+            try:
+                LOG.write(level, record.getMessage())
+            except Exception:  # pragma: no cover - logging must never fail the runtime
+                pass
+
+    root = logging.getLogger()
+    root.handlers[:] = [_Handler()]
+    root.setLevel(logging.DEBUG if LOG.debug_enabled else logging.INFO)
+
+
+def stderr_is_tty() -> bool:
+    return sys.stderr.isatty()

@@ -1,0 +1,178 @@
+"""Signalling and tearing down containers: `kill`, `delete` and the clean-up `run` does after its container exits.
+
+Liveness is always checked with the pid AND its start time, and signals go through a pidfd opened after that check,
+so a recycled pid never receives a signal meant for a dead container (SECURITY rule 6).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import time
+
+from pyrunc.errors import ContainerError, ContainerNotExist, NotRunning, PyruncError
+from pyrunc.runtime import state as statestore
+from pyrunc.runtime.state import CREATED, CREATING, PAUSED, STOPPED, State
+
+
+def _open_init_pidfd(st: State) -> int | None:
+    """A pidfd for the container's init, or None if it is gone. Checked again after opening (pid reuse)."""
+    if st.pid <= 0:
+        return None
+    try:
+        fd = os.pidfd_open(st.pid)
+    except (ProcessLookupError, OSError):
+        return None
+    if not statestore.init_alive(st):
+        os.close(fd)
+        return None
+    return fd
+
+
+def _has_private_pidns(st: State) -> bool:
+    for ns in (st.config.get("linux") or {}).get("namespaces") or ():
+        if ns.get("type") == "pid":
+            return not ns.get("path")
+    return False
+
+
+def _cgroup(st: State):  # type: ignore[no-untyped-def]
+    if not st.cgroup:
+        return None
+    from pyrunc.cgroups import manager_from_state
+
+    return manager_from_state(st.cgroup)
+
+
+def signal_all(st: State, sig: int) -> None:
+    """Send `sig` to every process of the container's cgroup (`kill --all`)."""
+    cg = _cgroup(st)
+    if cg is None:
+        signal_init(st, sig)
+        return
+    cg.kill_all(sig)
+    if sig == signal.SIGKILL and st.status_hint == PAUSED:
+        # A frozen v1 task does not die until thawed.
+        try:
+            cg.thaw()
+        except PyruncError:
+            pass
+
+
+def signal_init(st: State, sig: int) -> None:
+    fd = _open_init_pidfd(st)
+    if fd is None:
+        raise NotRunning()
+    try:
+        signal.pidfd_send_signal(fd, sig)
+    except ProcessLookupError:
+        raise NotRunning() from None
+    finally:
+        os.close(fd)
+
+
+def kill(root: str, cid: str, sig: int, all_processes: bool = False) -> None:
+    """Implements `kill`: runc's rules ("container not running" when stopped; `--all` makes that a success)."""
+    st = statestore.load(root, cid)
+    current = statestore.status(root, st)
+    if current == STOPPED:
+        if all_processes:
+            return
+        raise NotRunning()
+    # runc >= 1.2: with no private pid namespace, SIGKILL of the init would leave the other processes running.
+    if all_processes or (sig == signal.SIGKILL and not _has_private_pidns(st)):
+        signal_all(st, sig)
+    else:
+        signal_init(st, sig)
+
+
+def wait_gone(st: State, timeout: float = 10.0) -> bool:
+    """Wait until the init has exited (a pidfd polls readable on exit, even for a process that is not our child)."""
+    fd = _open_init_pidfd(st)
+    if fd is None:
+        return True
+    try:
+        ready, _, _ = select.select([fd], [], [], timeout)
+        return bool(ready)
+    finally:
+        os.close(fd)
+
+
+def destroy(root: str, st: State) -> None:
+    """Release everything a stopped container holds: cgroup (killing leftovers), poststop hooks, state dir.
+
+    Poststop hooks run after the container's resources are gone, and their failures are only warnings
+    (runtime-spec: "the poststop hooks MUST be called... failures MUST log a warning").
+    """
+    cg = _cgroup(st)
+    if cg is not None:
+        cg.destroy()
+    hooks = (st.config.get("hooks") or {}).get("poststop")
+    if hooks:
+        from pyrunc.runtime.hooks import run_hooks
+        from pyrunc.spec.model import Hook
+
+        oci = st.oci(STOPPED)
+        hook_state = {k: oci[k] for k in ("ociVersion", "id", "status", "pid", "bundle") if k in oci}
+        hook_state["annotations"] = st.annotations
+        run_hooks("poststop", tuple(Hook.from_dict(h) for h in hooks), hook_state, warn_only=True)
+    shutil.rmtree(statestore.container_dir(root, st.id), ignore_errors=True)
+
+
+def _kill_and_wait(st: State) -> None:
+    try:
+        signal_all(st, signal.SIGKILL)
+    except NotRunning:
+        return
+    except PyruncError:
+        try:
+            signal_init(st, signal.SIGKILL)
+        except NotRunning:
+            return
+    if not wait_gone(st, 10.0):
+        raise ContainerError(f"container {st.id}: init process {st.pid} did not exit after SIGKILL")
+
+
+def delete(root: str, cid: str, force: bool = False) -> None:
+    """Implements `delete [--force]` with runc's rules and messages.
+
+    stopped: destroyed. created: killed, then destroyed. Anything else needs --force (SIGKILL, wait, destroy).
+    An unknown id is "container does not exist"; with --force that is a success (containerd and podman call
+    `delete --force` after every failed create).
+    """
+    if not statestore.exists(root, cid):
+        if force:
+            return
+        raise ContainerNotExist(cid)
+    try:
+        with statestore.lock(root, cid):
+            try:
+                st = statestore.load(root, cid)
+            except ContainerNotExist:
+                # A directory without state.json: a create killed before it saved anything (nothing else exists yet).
+                if force:
+                    shutil.rmtree(statestore.container_dir(root, cid), ignore_errors=True)
+                    return
+                raise
+            current = statestore.status(root, st)
+            if current == STOPPED:
+                pass
+            elif current in (CREATED, CREATING) or force:
+                _kill_and_wait(st)
+            else:
+                raise ContainerError(f"cannot delete container {cid} that is not stopped: {current}")
+            destroy(root, st)
+    except ContainerNotExist:
+        if not force:
+            raise
+
+
+def wait_for_stop(root: str, st: State, deadline: float) -> str:
+    """Poll the status until it is stopped or the deadline passes (used by tests and `run`)."""
+    while True:
+        s = statestore.status(root, st)
+        if s == STOPPED or time.monotonic() > deadline:
+            return s
+        time.sleep(0.01)
