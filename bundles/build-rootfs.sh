@@ -16,7 +16,7 @@ out=""
 for arg in "$@"; do
     case "$arg" in
         --force) force=1 ;;
-        -h|--help) sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
         -*) echo "build-rootfs.sh: unknown option $arg" >&2; exit 2 ;;
         *) [[ -z "$out" ]] || { echo "build-rootfs.sh: only one OUT directory" >&2; exit 2; }; out=$arg ;;
     esac
@@ -37,9 +37,12 @@ if ldd "$busybox" >/dev/null 2>&1; then
     exit 1
 fi
 
+# Bump when the rootfs contents below change, so existing builds are redone (and only then: a rebuild deletes
+# the old tree, which containers started from it may still be using).
+layout=1
 # The stamp lives beside OUT (not inside it, so containers don't see it).
 stamp="$out.stamp"
-want="$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1) $(sha256sum "$busybox" | cut -d' ' -f1)"
+want="layout=$layout busybox=$(sha256sum "$busybox" | cut -d' ' -f1)"
 if [[ $force -eq 0 && -d "$out" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     echo "rootfs up to date: $out"
     exit 0

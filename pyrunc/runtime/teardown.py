@@ -14,7 +14,7 @@ import time
 
 from pyrunc.errors import ContainerError, ContainerNotExist, NotRunning, PyruncError
 from pyrunc.runtime import state as statestore
-from pyrunc.runtime.state import CREATED, CREATING, PAUSED, STOPPED, State
+from pyrunc.runtime.state import CREATING, PAUSED, STOPPED, State
 
 
 def _open_init_pidfd(st: State) -> int | None:
@@ -138,7 +138,10 @@ def _kill_and_wait(st: State) -> None:
 def delete(root: str, cid: str, force: bool = False) -> None:
     """Implements `delete [--force]` with runc's rules and messages.
 
-    stopped: destroyed. created: killed, then destroyed. Anything else needs --force (SIGKILL, wait, destroy).
+    stopped: destroyed. Anything else needs --force (SIGKILL, wait, destroy). Unlike runc, a `created` container
+    is refused too: runtime-spec "Attempting to delete a container that is not stopped MUST have no effect on the
+    container and MUST generate an error" (runtime-tools checks it). A container still `creating` (its create was
+    killed half-way) is never healthy, so it is cleaned up like a stopped one.
     An unknown id is "container does not exist"; with --force that is a success (containerd and podman call
     `delete --force` after every failed create).
     """
@@ -159,7 +162,7 @@ def delete(root: str, cid: str, force: bool = False) -> None:
             current = statestore.status(root, st)
             if current == STOPPED:
                 pass
-            elif current in (CREATED, CREATING) or force:
+            elif current == CREATING or force:
                 _kill_and_wait(st)
             else:
                 raise ContainerError(f"cannot delete container {cid} that is not stopped: {current}")

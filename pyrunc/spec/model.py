@@ -591,7 +591,7 @@ class Seccomp:
     default_action: str
     default_errno_ret: int | None = None
     architectures: tuple[str, ...] = ()
-    flags: tuple[str, ...] = ()
+    flags: tuple[str, ...] | None = None  # None (absent) differs from []: runc then sets SPEC_ALLOW if supported
     listener_path: str | None = None
     listener_metadata: str | None = None
     syscalls: tuple[SeccompSyscall, ...] = ()
@@ -602,7 +602,7 @@ class Seccomp:
             default_action=d["defaultAction"],
             default_errno_ret=d.get("defaultErrnoRet"),
             architectures=tuple(d.get("architectures") or ()),
-            flags=tuple(d.get("flags") or ()),
+            flags=tuple(d["flags"]) if d.get("flags") is not None else None,
             listener_path=d.get("listenerPath"),
             listener_metadata=d.get("listenerMetadata"),
             syscalls=tuple(SeccompSyscall.from_dict(s, i) for i, s in enumerate(d.get("syscalls") or ())),

@@ -1,0 +1,552 @@
+#!/usr/bin/env python3
+"""Benchmarks of pyrunc against runc (and optionally crun), stdlib only. Run as root:
+
+    python3 bench/run.py                      # pyrunc vs runc, full (several minutes: 1000 real containers)
+    python3 bench/run.py --quick              # CI mode: few repeats, no list(1000); exits 1 on a missed target
+    python3 bench/run.py --runtimes runc,crun --subject crun    # check the harness without pyrunc
+
+Figures (medians; runtimes alternate within every repeat so drift hits all alike):
+    floor      `python3 -I -S -c pass`, the interpreter start every Python CLI pays
+    run        `run` of a bundle whose process is /bin/true (create, start, wait, delete in one command)
+    cycle      `create` + `start` + `kill KILL` + `delete --force` of a long-running container (parts listed too)
+    state      `state` of a running container
+    kill       `kill ID CONT` of a running container (a real signal that leaves it running)
+    exec       `exec ID /bin/true` into a running container
+    list N     `list` with N containers (created, not started) in the root; for N=1000 with --list-copies, or
+               when memory is short, 900 of them are copies of the state directories of 100 real ones
+    create x50 wall time of 50 `create`s started at once
+    RSS        peak RSS of each command (ru_maxrss from wait4), compared with the baseline
+Every runtime gets a private --root under /run and its own bundles (rootfs from bundles/build-rootfs.sh); all
+containers, state roots and bundles are removed at the end. Results go to bench/results/*.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from runtimes import (
+    Result,
+    Runtime,
+    build_launcher,
+    clone_state_dir,
+    execute,
+    execute_concurrently,
+    parse_runtime,
+    version_of,
+    write_bundles,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+BUILD_ROOTFS = REPO / "bundles" / "build-rootfs.sh"
+TEMPLATE = REPO / "bundles" / "oneshot" / "config.json"
+RESULTS = REPO / "bench" / "results"
+
+# figure -> (what the subject is compared with, target ratio). --quick fails when a ratio exceeds 1.5x its target.
+TARGETS: dict[str, tuple[str, float]] = {
+    "run": ("baseline", 1.0),
+    "cycle": ("baseline", 1.0),
+    "exec": ("baseline", 1.0),
+    "state": ("floor", 1.3),
+    "kill": ("floor", 1.3),
+    "list 100": ("floor", 1.3),
+    "rss create": ("baseline", 1.0),
+}
+GATE_SLACK = 1.5
+CONCURRENT = 50
+LIST_BATCH = 8  # containers created at once while filling the root for `list`
+LABELS = {
+    "floor": "interpreter floor (-I -S)",
+    "run": "run /bin/true",
+    "cycle": "create+start+kill+delete",
+    "create": "  create",
+    "start": "  start",
+    "kill KILL": "  kill KILL",
+    "delete": "  delete --force",
+    "state": "state (running)",
+    "kill": "kill CONT (running)",
+    "exec": "exec /bin/true",
+    "list 1": "list, 1 container",
+    "list 100": "list, 100 containers",
+    "list 1000": "list, 1000 containers",
+    f"create x{CONCURRENT}": f"{CONCURRENT} concurrent creates (wall)",
+}
+
+
+class Bench:
+    def __init__(self, runtimes: list[Runtime], floor_argv: list[str], repeats: int, warmup: int) -> None:
+        self.runtimes = runtimes
+        self.floor_argv = floor_argv
+        self.repeats = repeats
+        self.warmup = warmup
+        self.times: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+        self.rss: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        self.errors: dict[str, dict[str, str]] = defaultdict(dict)
+        self.notes: list[str] = []
+        self.clones: dict[str, list[str]] = defaultdict(list)
+        self.methods: dict[str, dict[str, str]] = defaultdict(dict)  # figure -> runtime -> how its state was made
+        self._seq = 0
+
+    # -- bookkeeping
+    def new_id(self, prefix: str) -> str:
+        self._seq += 1
+        return f"bench-{prefix}-{self._seq}"
+
+    def live(self, i: int, figure: str) -> list[Runtime]:
+        """Runtimes still measurable for `figure`, in an order that rotates with the repeat number."""
+        rts = [rt for rt in self.runtimes if rt.broken is None and rt.name not in self.errors[figure]]
+        k = i % len(rts) if rts else 0
+        return rts[k:] + rts[:k]
+
+    def fail(self, figure: str, rt: Runtime, why: str) -> None:
+        if rt.name not in self.errors[figure]:  # the first failure says it; later ones would repeat it
+            self.errors[figure][rt.name] = why
+            print(f"  ! {rt.name} {figure}: {why}", file=sys.stderr)
+
+    def measure(self, figure: str, rt: Runtime, r: Result, keep: bool, rss_as: str | None = None) -> bool:
+        if not r.ok:
+            self.fail(figure, rt, r.describe())
+            return False
+        if keep:
+            self.times[figure][rt.name].append(r.seconds)
+            self.rss[rss_as or figure][rt.name].append(r.maxrss_kib)
+        return True
+
+    def run(self, rt: Runtime, *args: str) -> Result:
+        return execute(rt.cmd(*args), rt.hide_mount)
+
+    def floor(self, keep: bool) -> None:
+        r = execute(self.floor_argv)
+        if r.ok and keep:
+            self.times["floor"]["python"].append(r.seconds)
+
+    def rounds(self) -> range:
+        return range(self.warmup + self.repeats)
+
+    # -- figures
+    def fig_run(self) -> None:
+        for i in self.rounds():
+            self.floor(i >= self.warmup)
+            for rt in self.live(i, "run"):
+                r = self.run(rt, "run", "-b", rt.bundles["true"], self.new_id("run"))
+                self.measure("run", rt, r, i >= self.warmup)
+
+    def fig_cycle(self) -> None:
+        for i in self.rounds():
+            for rt in self.live(i, "cycle"):
+                cid = self.new_id("cycle")
+                steps = [
+                    ("create", ["create", "-b", rt.bundles["sleep"], cid]),
+                    ("start", ["start", cid]),
+                    ("kill KILL", ["kill", cid, "KILL"]),
+                    ("delete", ["delete", "--force", cid]),
+                ]
+                total = 0.0
+                for name, args in steps:
+                    r = self.run(rt, *args)
+                    if not self.measure(name, rt, r, i >= self.warmup):
+                        self.fail("cycle", rt, f"{name} failed")
+                        self.run(rt, "delete", "--force", cid)
+                        break
+                    total += r.seconds
+                else:
+                    if i >= self.warmup:
+                        self.times["cycle"][rt.name].append(total)
+
+    def fig_running(self) -> None:
+        """state, kill and exec against one running container per runtime."""
+        targets: dict[str, str] = {}
+        for rt in self.live(0, "state"):
+            cid = self.new_id("target")
+            for args in (["create", "-b", rt.bundles["sleep"], cid], ["start", cid]):
+                r = self.run(rt, *args)
+                if not r.ok:
+                    for figure in ("state", "kill", "exec"):
+                        self.fail(figure, rt, r.describe())
+                    break
+            else:
+                targets[rt.name] = cid
+        for i in self.rounds():
+            keep = i >= self.warmup
+            self.floor(keep)
+            for figure, args in (("state", []), ("kill", ["CONT"]), ("exec", ["/bin/true"])):
+                for rt in self.live(i, figure):
+                    r = self.run(rt, figure, targets[rt.name], *args)
+                    if self.measure(figure, rt, r, keep) and figure == "state" and '"running"' not in r.stdout:
+                        self.fail(figure, rt, f"state does not say running: {r.stdout.strip()[:200]}")
+        for rt in self.runtimes:
+            if rt.name in targets:
+                self.run(rt, "delete", "--force", targets[rt.name])
+
+    def fig_list(self, counts: list[int], copies: bool) -> None:
+        """`list` with N containers in the root, all in the created state. Containers are real unless `copies`
+        (or memory would run short): then those past the first 100 are copies of their state directories, which
+        is cheaper to set up but not equivalent (runc lists 900 copies about 2x faster than 900 real ones)."""
+        created: dict[str, list[str]] = defaultdict(list)
+        real: dict[str, int] = {}
+        mem_used: dict[str, int] = defaultdict(int)  # bytes of MemAvailable each runtime's containers took
+        for count in counts:
+            figure = f"list {count}"
+            for rt in self.live(0, figure):
+                ids = created[rt.name]
+                if count > 100 and rt.name not in real:
+                    waiting = len([r for r in self.runtimes if r.name not in real and r.broken is None])
+                    per = mem_used[rt.name] / max(1, len(ids))
+                    real[rt.name] = 100 if copies else self.real_containers_affordable(rt, per, count, waiting)
+                limit = real.get(rt.name, count)
+                mem_before = mem_available()
+                # Set-up only (not timed): real containers are created a few at a time to save wall time.
+                while len(ids) < min(count, limit) and rt.name not in self.errors[figure]:
+                    batch = [f"bench-list-{n:04d}" for n in range(len(ids), min(count, limit, len(ids) + LIST_BATCH))]
+                    _, results = execute_concurrently(
+                        [rt.cmd("create", "-b", rt.bundles["sleep"], cid) for cid in batch], rt.hide_mount
+                    )
+                    ids.extend(cid for cid, r in zip(batch, results, strict=True) if r.ok)
+                    for r in results:
+                        if not r.ok:
+                            self.fail(figure, rt, r.describe())
+                while len(ids) < count and rt.name not in self.errors[figure]:
+                    cid = f"bench-list-{len(ids):04d}"
+                    clone_state_dir(rt.root, ids[len(ids) % limit], cid)
+                    self.clones[rt.name].append(cid)
+                    ids.append(cid)
+                mem_used[rt.name] += max(0, mem_before - mem_available())
+                if len(ids) > limit:
+                    self.methods[figure][rt.name] = f"{limit} real + {len(ids) - limit} state-dir copies"
+            for i in self.rounds():
+                for rt in self.live(i, figure):
+                    r = self.run(rt, "list")
+                    if self.measure(figure, rt, r, i >= self.warmup, rss_as="list"):
+                        shown = len([ln for ln in r.stdout.splitlines()[1:] if ln.strip()])
+                        if shown != count:
+                            self.fail(figure, rt, f"list shows {shown} containers, {count} exist")
+        for rt in self.runtimes:
+            self.remove_clones(rt)
+            ids = [cid for cid in created[rt.name] if os.path.isdir(os.path.join(rt.root, cid))]
+            self.delete_all(rt, ids)
+
+    def fig_concurrent(self, rounds: int) -> None:
+        figure = f"create x{CONCURRENT}"
+        for i in range(rounds):
+            for rt in self.live(i, figure):
+                ids = [self.new_id("conc") for _ in range(CONCURRENT)]
+                wall, results = execute_concurrently(
+                    [rt.cmd("create", "-b", rt.bundles["sleep"], cid) for cid in ids], rt.hide_mount
+                )
+                bad = [r for r in results if not r.ok]
+                if bad:
+                    self.fail(figure, rt, f"{len(bad)} of {CONCURRENT} failed, e.g. {bad[0].describe()}")
+                else:
+                    self.times[figure][rt.name].append(wall)
+                self.delete_all(rt, ids)
+
+    def real_containers_affordable(self, rt: Runtime, per: float, count: int, runtimes: int) -> int:
+        """How many of `count` created containers memory allows, given what one costs (`per` bytes), keeping 2 GiB
+        and room for the `runtimes` - 1 runtimes still to grow theirs."""
+        spare = mem_available() - 2 * 1024**3
+        if per * (count - 100) * runtimes <= spare:
+            return count
+        self.notes.append(
+            f"{rt.name}: {count} created containers would need ~{per * count / 1024**3:.1f} GiB, "
+            f"so list({count}) uses state-dir copies"
+        )
+        return 100
+
+    # -- cleanup
+    def remove_clones(self, rt: Runtime) -> None:
+        # Copies share their source's process and cgroups: `delete` would tear those down, so just drop the files.
+        for cid in self.clones.pop(rt.name, []):
+            shutil.rmtree(os.path.join(rt.root, cid), ignore_errors=True)
+
+    def delete_all(self, rt: Runtime, ids: list[str]) -> None:
+        for start in range(0, len(ids), CONCURRENT):
+            execute_concurrently(
+                [rt.cmd("delete", "--force", cid) for cid in ids[start : start + CONCURRENT]], rt.hide_mount
+            )
+
+    def cleanup(self) -> None:
+        for rt in self.runtimes:
+            if not rt.root or not os.path.isdir(rt.root):
+                continue
+            self.remove_clones(rt)
+            left = sorted(e.name for e in os.scandir(rt.root) if e.is_dir())
+            if left:
+                self.delete_all(rt, left)
+            still = sorted(e.name for e in os.scandir(rt.root) if e.is_dir())
+            if still:
+                self.notes.append(f"{rt.name}: `delete --force` left {len(still)} state dirs, e.g. {still[0]}")
+
+
+# ------------------------------------------------------------------------------------------------- reporting
+
+
+def mem_available() -> int:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def median(values: list[float] | list[int]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def summarize(bench: Bench, subject: str, baseline: str) -> dict[str, Any]:
+    floor = median(bench.times["floor"]["python"])
+    out: dict[str, Any] = {"figures": {}, "rss_kib": {}, "gate": {}}
+    for figure, per_rt in bench.times.items():
+        out["figures"][figure] = {
+            name: {"median_s": median(v), "min_s": min(v), "samples_s": v} for name, v in per_rt.items() if v
+        }
+    for figure, per_rt_err in bench.errors.items():
+        for name, why in per_rt_err.items():
+            out["figures"].setdefault(figure, {}).setdefault(name, {})["error"] = why
+    for command, per_rt in bench.rss.items():
+        out["rss_kib"][command] = {name: median(v) for name, v in per_rt.items() if v}
+    for figure, (ref, target) in TARGETS.items():
+        if figure.startswith("rss "):
+            values = out["rss_kib"].get(figure[4:], {})
+            s, b = values.get(subject), values.get(baseline)
+            ref_value = b
+        else:
+            values = {k: v.get("median_s") for k, v in out["figures"].get(figure, {}).items()}
+            s = values.get(subject)
+            ref_value = floor if ref == "floor" else values.get(baseline)
+        entry: dict[str, Any] = {"compared_with": baseline if ref == "baseline" else "floor", "target": target}
+        if s is None or not ref_value:
+            entry.update(ratio=None, verdict="MISSING")
+        else:
+            ratio = s / ref_value
+            verdict = "ok" if ratio <= target else ("over" if ratio <= target * GATE_SLACK else "FAIL")
+            entry.update(ratio=round(ratio, 3), verdict=verdict)
+        out["gate"][figure] = entry
+    return out
+
+
+def fmt_ms(v: float | None) -> str:
+    return "-" if v is None else f"{v * 1000:.1f} ms"
+
+
+def print_report(bench: Bench, summary: dict[str, Any], subject: str, baseline: str) -> None:
+    names = [rt.name for rt in bench.runtimes]
+    floor = median(bench.times["floor"]["python"])
+    print(
+        f"\nmedians of {bench.repeats} runs (+{bench.warmup} warm-up); subject {subject}, baseline {baseline}, "
+        f"floor = `{shlex.join(bench.floor_argv)}`"
+    )
+    header = f"{'figure':<28}" + "".join(f"{n:>12}" for n in names) + f"{'ratio':>16}  {'target':<14}"
+    print(header)
+    print("-" * len(header))
+    print(f"{LABELS['floor']:<28}{fmt_ms(floor):>12}")
+    for figure, label in LABELS.items():
+        if figure == "floor" or figure not in summary["figures"]:
+            continue
+        cells = []
+        for n in names:
+            d = summary["figures"][figure].get(n, {})
+            cells.append(
+                d["error"] if d.get("error") == "broken" else "error" if "error" in d else fmt_ms(d.get("median_s"))
+            )
+        ratio_txt, target_txt = _ratio_cells(summary, figure, subject, baseline)
+        print(f"{label:<28}" + "".join(f"{c:>12}" for c in cells) + f"{ratio_txt:>16}  {target_txt}")
+    print("\npeak RSS (MiB)    " + "".join(f"{n:>12}" for n in names) + f"{subject + '/' + baseline:>16}")
+    for command, per_rt in sorted(summary["rss_kib"].items()):
+        cells = [f"{per_rt[n] / 1024:.1f}" if n in per_rt else "-" for n in names]
+        s, b = per_rt.get(subject), per_rt.get(baseline)
+        ratio = f"{s / b:.2f}x" if s and b else "-"
+        gate = summary["gate"].get(f"rss {command}")
+        mark = f"  target <= {gate['target']}x: {gate['verdict']}" if gate else ""
+        print(f"  {command:<16}" + "".join(f"{c:>12}" for c in cells) + f"{ratio:>16}{mark}")
+    for rt in bench.runtimes:
+        if rt.broken:
+            print(f"error: {rt.name} is broken, it cannot run a container: {rt.broken}")
+    for figure, per_rt_err in sorted(bench.errors.items()):
+        for name, why in per_rt_err.items():
+            if why != "broken":
+                print(f"error: {name} {figure}: {why}")
+    for figure, per_rt_method in sorted(bench.methods.items()):
+        for name, method in per_rt_method.items():
+            print(f"note: {figure} for {name}: {method}")
+    for note in bench.notes:
+        print(f"note: {note}")
+
+
+def _ratio_cells(summary: dict[str, Any], figure: str, subject: str, baseline: str) -> tuple[str, str]:
+    gate = summary["gate"].get(figure)
+    per = summary["figures"][figure]
+    s = per.get(subject, {}).get("median_s")
+    if gate:
+        ref = gate["compared_with"]
+        ratio = "-" if gate["ratio"] is None else f"{gate['ratio']:.2f}x {ref}"
+        return ratio, f"<= {gate['target']}x: {gate['verdict']}"
+    b = per.get(baseline, {}).get("median_s")
+    return ("-" if not (s and b) else f"{s / b:.2f}x {baseline}"), ""
+
+
+# ------------------------------------------------------------------------------------------------------ main
+
+
+def default_pyrunc() -> str:
+    venv = REPO / ".venv" / "bin" / "pyrunc"
+    return str(venv) if venv.exists() else f"{shlex.quote(sys.executable)} -m pyrunc"
+
+
+def python_of(argv: list[str]) -> str:
+    """The interpreter a Python-based runtime command starts (for the floor), else this one."""
+    exe = shutil.which(argv[0]) or argv[0]
+    if "python" in os.path.basename(exe):
+        return exe
+    try:
+        with open(exe, "rb") as f:
+            first = f.readline(256).decode(errors="replace")
+    except OSError:
+        return sys.executable
+    if first.startswith("#!") and "python" in first:
+        return first[2:].split()[0]
+    return sys.executable
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="few repeats, no list(1000); exit 1 on a missed target")
+    p.add_argument("--runtimes", default="pyrunc,runc", help="comma-separated names to run (default pyrunc,runc)")
+    p.add_argument("--subject", default="pyrunc", help="runtime whose ratios are reported/gated")
+    p.add_argument("--baseline", default="runc", help="runtime the subject is compared with")
+    p.add_argument("--pyrunc", default=None, help="command for pyrunc (default .venv/bin/pyrunc)")
+    p.add_argument("--runtime", action="append", default=[], metavar="NAME=CMD", help="add/override a runtime")
+    p.add_argument("--repeats", type=int, default=None, help="measured runs per figure")
+    p.add_argument(
+        "--list-copies", action="store_true", help="list(1000): 100 real containers + 900 copies (faster set-up)"
+    )
+    p.add_argument("--python", default=None, help="interpreter for the floor (default: pyrunc's)")
+    p.add_argument("--results", default=str(RESULTS), help="directory for the JSON results")
+    args = p.parse_args(argv)
+    if args.repeats is not None and args.repeats < 1:
+        p.error("--repeats must be >= 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if os.geteuid() != 0:
+        print("bench: run as root (it starts real containers)", file=sys.stderr)
+        return 2
+    commands = {"pyrunc": args.pyrunc or default_pyrunc(), "runc": "runc", "crun": "crun"}
+    for spec in args.runtime:
+        name, sep, cmd = spec.partition("=")
+        if not sep or not name or not cmd:
+            print(f"bench: --runtime {spec!r}: expected NAME=CMD", file=sys.stderr)
+            return 2
+        commands[name] = cmd
+    names = [n for n in args.runtimes.split(",") if n]
+    for n in [*names, args.subject, args.baseline]:
+        if n not in commands:
+            print(f"bench: unknown runtime {n!r}: give its command with --runtime {n}=CMD", file=sys.stderr)
+            return 2
+    for n in (args.subject, args.baseline):
+        if n not in names:
+            names.append(n)
+    runtimes = [parse_runtime(n, commands[n]) for n in names]
+    for rt in runtimes:
+        if shutil.which(rt.argv[0]) is None:
+            print(f"bench: {rt.name}: command not found: {rt.argv[0]}", file=sys.stderr)
+            return 2
+
+    # CI stops a run with SIGTERM: turn it into SystemExit so the `finally` below still removes every container.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    quick = args.quick
+    repeats = args.repeats or (5 if quick else 20)
+    floor_argv = [args.python or python_of(shlex.split(commands[args.subject])), "-I", "-S", "-c", "pass"]
+    bench = Bench(runtimes, floor_argv, repeats=repeats, warmup=1)
+    base = "/run" if os.access("/run", os.W_OK) else None  # tmpfs, like the runtimes' default roots
+    work = Path(tempfile.mkdtemp(prefix="pyrunc-bench-", dir=base))
+    started = time.monotonic()
+    try:
+        print(f"== bench ({'quick' if quick else 'full'}) in {work}", flush=True)
+        subprocess.run([str(BUILD_ROOTFS), str(work / "rootfs")], check=True, stdout=subprocess.DEVNULL)
+        if build_launcher(work) is None:
+            bench.notes.append("no C compiler: times include a fork of the harness, RSS includes the harness's own")
+        template = json.loads(TEMPLATE.read_text())
+        for rt in runtimes:
+            rt.root = str(work / "state" / rt.name)
+            os.makedirs(rt.root)
+            write_bundles(rt, template, work / "rootfs", work)
+            rt.version = version_of(rt)
+            smoke = bench.run(rt, "run", "-b", rt.bundles["true"], bench.new_id("smoke"))
+            if not smoke.ok:
+                rt.broken = smoke.describe()
+                print(f"  ! {rt.name} cannot run a container: {rt.broken}", file=sys.stderr)
+            extra = f" (commands in a mount ns without {rt.hide_mount})" if rt.hide_mount else ""
+            print(f"  {rt.name}: {shlex.join(rt.argv)} = {rt.version}{extra}", flush=True)
+        steps = [
+            ("run", bench.fig_run),
+            ("cycle", bench.fig_cycle),
+            ("state/kill/exec", bench.fig_running),
+            ("list", lambda: bench.fig_list([1, 100] if quick else [1, 100, 1000], args.list_copies)),
+            ("concurrent create", lambda: bench.fig_concurrent(1 if quick else 3)),
+        ]
+        for label, step in steps:
+            t = time.monotonic()
+            step()
+            print(f"  {label}: {time.monotonic() - t:.1f}s", flush=True)
+    finally:
+        bench.cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+    for rt in runtimes:
+        if rt.broken:
+            for figure in [f for f in bench.times if f != "floor"]:
+                bench.errors[figure].setdefault(rt.name, "broken")
+
+    summary = summarize(bench, args.subject, args.baseline)
+    print_report(bench, summary, args.subject, args.baseline)
+    report = {
+        "meta": {
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "mode": "quick" if quick else "full",
+            "seconds": round(time.monotonic() - started, 1),
+            "repeats": repeats,
+            "subject": args.subject,
+            "baseline": args.baseline,
+            "runtimes": {rt.name: {"command": rt.argv, "version": rt.version, "broken": rt.broken} for rt in runtimes},
+            "floor": floor_argv,
+            "kernel": platform.release(),
+            "python": sys.version.split()[0],
+            "cpus": os.cpu_count(),
+            "list_methods": bench.methods,
+            "notes": bench.notes,
+        },
+        **summary,
+    }
+    os.makedirs(args.results, exist_ok=True)
+    path = Path(args.results) / f"{time.strftime('%Y%m%d-%H%M%S')}-{args.subject}-vs-{args.baseline}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nresults: {path} ({report['meta']['seconds']}s)")
+    if quick:
+        failed = [f for f, g in summary["gate"].items() if g["verdict"] in ("FAIL", "MISSING")]
+        if failed:
+            print(
+                f"bench --quick: {args.subject} misses its targets by more than {GATE_SLACK}x (or has no figure): "
+                + ", ".join(failed),
+                file=sys.stderr,
+            )
+            return 1
+        print(f"bench --quick: every figure within {GATE_SLACK}x of its target")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

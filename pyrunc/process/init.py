@@ -1,0 +1,419 @@
+"""Stage 2, `pyrunc:[2:INIT]`: the container's init (pid 1 of a new pid namespace). One flat, ordered sequence.
+
+The order is the point of this module; each step says why it is where it is. Until the sync socket is closed, a
+failure goes to the parent as ERROR(step, errno, message, config pointer) and the parent cleans everything up.
+After that (waiting on exec.fifo, startContainer hooks, execve), the parent is gone: a failure is written to the
+container's stderr and the init exits 255.
+
+Everything the sequence uses is imported at the top of this module, before any fork: after pivot_root the host's
+Python library is out of reach, so nothing may be imported lazily here (ARCHITECTURE rule 7).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import socket
+import stat
+from typing import Any, NoReturn
+
+from pyrunc.errors import SyscallError
+from pyrunc.linux import keyring, net, prctl, proc, pty
+from pyrunc.process import sync
+from pyrunc.process.config import ProcessConfig
+from pyrunc.process.sync import Msg, StepError
+from pyrunc.runtime import execfifo
+from pyrunc.runtime.hooks import run_hooks
+from pyrunc.security import capabilities, credentials
+
+try:  # written in parallel by the rootfs helper; guarded so the rest of pyrunc imports without it
+    from pyrunc.rootfs import prepare as _rootfs
+except ImportError as _e:  # pragma: no cover - until pyrunc/rootfs/prepare.py lands
+    _rootfs = None
+    _ROOTFS_IMPORT_ERROR = str(_e)
+
+try:
+    from pyrunc.security import seccomp as _seccomp
+except ImportError:  # pragma: no cover
+    _seccomp = None  # type: ignore[assignment]
+
+_step = "init"
+_sock: socket.socket | None = None
+
+
+def _set_step(name: str) -> None:
+    global _step
+    _step = name
+
+
+def main(cfg: ProcessConfig, sock: socket.socket) -> NoReturn:
+    """Child entry after the second fork. Never returns: execve, or os._exit."""
+    global _sock
+    _sock = sock
+    try:
+        _init(cfg)
+    except sync.SyncEOF:
+        pass  # the parent died before we were ready: it cannot clean up, so just vanish
+    except BaseException as e:
+        if _sock is not None:
+            sync.send_error(_sock, e, _step)
+        else:
+            _report_late(e)
+    finally:
+        os._exit(255)
+
+
+def _report_late(e: BaseException) -> None:
+    """After `create` returned nobody listens on the socket: tell the container's stderr, as runc does."""
+    f = sync.error_fields(e, _step)
+    try:
+        os.write(2, f"pyrunc init: {f['step']}: {f['message']}\n".encode())
+    except OSError:
+        pass
+
+
+def _warn(message: str) -> None:
+    if _sock is not None:
+        try:
+            sync.send(_sock, Msg.WARN, message=message)
+        except OSError:
+            pass
+
+
+def _init(cfg: ProcessConfig) -> None:
+    global _sock
+    assert _sock is not None and cfg.spec.process is not None
+    sock = _sock
+    spec = cfg.spec
+    process = cfg.spec.process
+    plan = cfg.namespaces
+
+    _set_step("init")
+    # Non-dumpable until execve (which resets it for the container's own program): while we run inside the
+    # container, /proc/1/exe is the host's python; a container process must not open it, ptrace us or read our
+    # fds (CVE-2019-5736, CVE-2016-9962). Inherited from the intermediate; set again so the rule is visible here.
+    prctl.set_dumpable(False)
+    prctl.set_name("pyrunc:[2:INIT]")
+    proc.set_process_title("pyrunc init")  # what `ps` shows for a created container (runc shows `runc init`)
+    # A session of our own: the container must not share the caller's session or controlling terminal, and a
+    # console pty can only become the controlling terminal of a session leader.
+    proc.setsid()
+
+    if "network" in plan.new:
+        # A new network namespace has only `lo`, down. runc brings it up; so do we (no `ip` in the image needed).
+        _set_step("bring up loopback")
+        net.set_link_up("lo")
+
+    if not cfg.no_new_keyring:
+        # A session keyring of our own, so containers do not share the host's (kernel keys, kerberos tickets).
+        _set_step("join session keyring")
+        keyring.join_session_keyring(f"_ses.{cfg.cid}")
+
+    # Mounts, devices, /dev symlinks: everything that needs the host's view of the filesystem (bind sources).
+    _set_step("prepare rootfs")
+    if _rootfs is None:
+        raise StepError("prepare rootfs", f"rootfs support is not installed: {_ROOTFS_IMPORT_ERROR}")
+    _rootfs.prepare_rootfs(spec, cgroup_paths=cfg.cgroup_paths)
+
+    # prestart/createRuntime hooks run in the parent, in the runtime's namespaces, once the container's
+    # namespaces and mounts exist (runtime-spec lifecycle steps 3-4). The parent answers with the hook state.
+    _set_step("createRuntime hooks")
+    sync.send(sock, Msg.HOOKS)
+    hook_state: dict[str, Any] = sync.expect(sock, Msg.HOOKS_DONE)["state"]
+
+    # createContainer hooks: in the container's namespaces, before pivot_root (lifecycle step 5).
+    _set_step("createContainer hooks")
+    run_hooks("createContainer", spec.hooks.create_container, dict(hook_state, status="creating"))
+
+    _set_step("pivot_root")
+    _rootfs.pivot_rootfs(spec.root.path, no_pivot=cfg.no_pivot)
+
+    # runc creates a missing cwd (inside the jail, before the root may become read-only).
+    _set_step("create cwd")
+    _make_cwd(process.cwd)
+
+    if cfg.console is not None:
+        # The pty is opened from the container's own /dev/ptmx (its devpts instance), after pivot_root; the
+        # master goes to the console socket (runc's protocol: one fd, the name as payload), the slave becomes
+        # our stdio and controlling terminal.
+        _set_step("console")
+        master, slave, _name = pty.open_pty("/dev/ptmx")
+        if process.console_size is not None:
+            pty.set_winsize(master, process.console_size.height, process.console_size.width)
+        _rootfs.mount_console(slave)
+        try:
+            pty.send_fd(cfg.console, master, "/dev/ptmx")
+        except OSError as e:
+            raise SyscallError("sendmsg", e.errno or errno.EPIPE, detail="console socket",
+                               spec_path="/process/terminal") from None
+        os.close(master)
+        cfg.console.close()
+        cfg.console = None
+        for fd in (0, 1, 2):
+            os.dup2(slave, fd)
+        if slave > 2:
+            os.close(slave)
+        pty.set_controlling_tty(0)
+
+    if plan.has("uts"):
+        _set_step("hostname")
+        if spec.hostname is not None:
+            proc.sethostname(spec.hostname)
+        if spec.domainname is not None:
+            proc.setdomainname(spec.domainname)
+
+    # sysctls before finalize_rootfs: /proc/sys is usually one of the readonlyPaths.
+    _set_step("sysctl")
+    _rootfs.apply_sysctl(spec)
+
+    _set_step("finalize rootfs")
+    _rootfs.finalize_rootfs(spec)
+
+    if spec.linux.personality is not None:
+        _set_step("personality")
+        proc.set_personality(spec.linux.personality.domain)
+
+    if process.no_new_privileges:
+        _set_step("no_new_privs")
+        prctl.set_no_new_privs()
+
+    # READY: the parent sets rlimits (it may raise hard limits, we may not in a user namespace) and
+    # oom_score_adj, and saves the state as "created". RUN: go on.
+    _set_step("ready")
+    sync.send(sock, Msg.READY)
+    sync.expect(sock, Msg.RUN)
+
+    # Scheduling and I/O priority while we still have CAP_SYS_NICE (real-time policies, raising priority);
+    # both are inherited across execve.
+    if process.scheduler is not None:
+        _set_step("scheduler")
+        s = process.scheduler
+        proc.sched_setattr(s.policy, nice=s.nice, priority=s.priority, flags=s.flags, runtime=s.runtime,
+                           deadline=s.deadline, period=s.period)
+    if process.io_priority is not None:
+        _set_step("ioPriority")
+        proc.ioprio_set(process.io_priority.klass, process.io_priority.priority)
+
+    if cfg.seccomp is not None and not process.no_new_privileges:
+        # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the capabilities are dropped.
+        _set_step("seccomp")
+        _load_seccomp(cfg, sock)
+
+    # Bounding set before the uid changes (PR_CAPBSET_DROP needs CAP_SETPCAP, which the uid change removes).
+    _set_step("capabilities (bounding)")
+    capabilities.drop_bounding(process.capabilities, _warn)
+
+    # cwd as root first (root may enter directories the user cannot), again after the uid change if denied.
+    _set_step("cwd")
+    chdir_done = _chdir(process.cwd, allow_eacces=True)
+
+    _set_step("user")
+    prctl.set_keepcaps(True)  # keep the permitted set across setresuid to a non-zero uid
+    credentials.apply_user(process.user)
+    prctl.set_keepcaps(False)
+
+    _set_step("cwd")
+    if not chdir_done:
+        _chdir(process.cwd, allow_eacces=False)
+    _verify_cwd()
+
+    _set_step("capabilities")
+    capabilities.apply_sets(process.capabilities, _warn)
+
+    _set_step("umask")
+    credentials.apply_umask(process.user)
+
+    # Resolve the program through the container's PATH now, as the container's user, so "not found" is a
+    # create-time error (runc's wording), not a silent exit after start.
+    _set_step("exec")
+    env = credentials.with_home(list(cfg.env), process.user.uid)
+    path = _lookup(process.args[0], env)
+
+    if process.exec_cpu_affinity is not None and process.exec_cpu_affinity.final:
+        # runtime-spec: the final affinity, once the process is in its cgroup; here rather than right before
+        # execve so a failure still reaches `create`.
+        _set_step("execCPUAffinity")
+        proc.set_cpu_affinity(process.exec_cpu_affinity.final, "/process/execCPUAffinity/final")
+
+    if cfg.seccomp is not None and process.no_new_privileges:
+        # As late as possible: the filter may deny syscalls CPython needs for the remaining steps.
+        _set_step("seccomp")
+        _load_seccomp(cfg, sock)
+
+    # EOF on the sync socket tells the parent set-up succeeded; `create` returns now.
+    sock.close()
+    _sock = None
+
+    _set_step("exec fifo")
+    execfifo.wait_for_start(cfg.fifo_fd)  # blocks until `start`; the write end closes at execve
+    os.close(cfg.fifo_fd)
+
+    _set_step("startContainer hooks")
+    run_hooks("startContainer", spec.hooks.start_container, dict(hook_state, status="created"))
+
+    _set_step("exec")
+    # Python ignores SIGPIPE and SIGXFSZ; ignored dispositions survive execve, handled ones do not.
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(sig, signal.SIG_DFL)
+    # Nothing of ours may reach the container process: every fd but stdio and the preserved ones is marked
+    # close-on-exec (CVE-2024-21626: a leaked host fd became the container's cwd).
+    proc.set_cloexec_from(3 + cfg.extra_fds)
+    os.execve(path, list(process.args), _env_dict(env))
+
+
+# ------------------------------------------------------------------------------------------------ steps
+
+
+def _load_seccomp(cfg: ProcessConfig, sock: socket.socket) -> None:
+    """Implements `linux.seccomp`. A notify fd goes to the parent, which sends it to `listenerPath` (host side)."""
+    assert _seccomp is not None
+    fd = _seccomp.load_filter(cfg.seccomp)
+    if fd is not None:
+        sync.send(sock, Msg.SECCOMP, fd=fd)
+        sync.expect(sock, Msg.SECCOMP_DONE)
+        os.close(fd)
+
+
+def _make_cwd(cwd: str) -> None:
+    try:
+        st = os.stat(cwd)
+    except FileNotFoundError:
+        try:
+            os.makedirs(cwd, 0o755, exist_ok=True)
+        except OSError as e:
+            raise SyscallError("mkdir", e.errno or errno.EIO, path=cwd, spec_path="/process/cwd") from None
+        return
+    except OSError as e:
+        raise SyscallError("stat", e.errno or errno.EIO, path=cwd, spec_path="/process/cwd") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise SyscallError("chdir", errno.ENOTDIR, path=cwd, spec_path="/process/cwd")
+
+
+def _chdir(cwd: str, *, allow_eacces: bool) -> bool:
+    """Implements `process.cwd`. False if denied and `allow_eacces` (retry later as the container's user)."""
+    try:
+        os.chdir(cwd)
+    except OSError as e:
+        if allow_eacces and e.errno in (errno.EACCES, errno.EPERM):
+            return False
+        raise SyscallError("chdir", e.errno or errno.EIO, path=cwd, spec_path="/process/cwd") from None
+    return True
+
+
+def _verify_cwd() -> None:
+    """The cwd must lie inside the container's root (CVE-2024-21626: a cwd reached through a leaked host fd
+    is outside it, and getcwd(3) then reports "(unreachable)" or fails with ENOENT)."""
+    try:
+        where = os.getcwd()
+    except OSError as e:
+        raise SyscallError("getcwd", e.errno or errno.ENOENT, detail="cwd is outside the container root",
+                           spec_path="/process/cwd") from None
+    if not where.startswith("/"):
+        raise SyscallError("getcwd", errno.ENOENT, path=where, detail="cwd is outside the container root",
+                           spec_path="/process/cwd")
+
+
+def _env_get(env: list[str], key: str) -> str | None:
+    value = None
+    for entry in env:
+        k, sep, v = entry.partition("=")
+        if sep and k == key:
+            value = v
+    return value
+
+
+def _env_dict(env: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for entry in env:
+        k, sep, v = entry.partition("=")
+        if sep and k:
+            out[k] = v
+    return out
+
+
+# Go's strings for the errnos a lookup can meet (runc's messages are Go's; clients match them).
+_GO_ERR = {errno.ENOENT: "no such file or directory", errno.EACCES: "permission denied",
+           errno.ENOTDIR: "not a directory", errno.EISDIR: "is a directory", errno.ELOOP:
+           "too many levels of symbolic links", errno.ENAMETOOLONG: "file name too long"}
+
+
+def _go_strerror(err: int) -> str:
+    return _GO_ERR.get(err, os.strerror(err).lower())
+
+
+def _executable(path: str) -> int:
+    """0 if `path` is a regular file we may execute, else an errno (Go's findExecutable + access(2))."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        return e.errno or errno.ENOENT
+    if stat.S_ISDIR(st.st_mode):
+        return errno.EISDIR
+    if not stat.S_ISREG(st.st_mode) or not os.access(path, os.X_OK):
+        return errno.EACCES
+    return 0
+
+
+def _lookup(arg0: str, env: list[str]) -> str:
+    """Implements `process.args[0]`: a name without '/' is searched in the container's PATH (process.env)."""
+    ptr = "/process/args/0"
+    if "/" in arg0:
+        err = _executable(arg0)
+        if err == errno.ENOENT:
+            raise StepError("exec", f'"{arg0}": stat {arg0}: {_go_strerror(err)}', err, ptr)
+        if err:
+            raise StepError("exec", f'"{arg0}": {_go_strerror(err)}', err, ptr)
+        path = arg0
+    else:
+        path = ""
+        search = _env_get(env, "PATH") or ""
+        for d in search.split(":") if search else ():  # Go: an empty PATH searches nothing
+            candidate = os.path.join(d or ".", arg0)
+            if _executable(candidate) == 0:
+                path = candidate
+                break
+        if not path:
+            raise StepError("exec", f'"{arg0}": executable file not found in $PATH', errno.ENOENT, ptr)
+    _refuse_own_interpreter(path, arg0, ptr)
+    return path
+
+
+def _refuse_own_interpreter(path: str, arg0: str, ptr: str) -> None:
+    """Refuse a program (or `#!` interpreter, up to the kernel's 4 levels) that is this runtime's own executable.
+
+    CVE-2019-5736 variant: an entrypoint `#!/proc/self/exe` (or a symlink to /proc/self/exe, or /proc/1/exe)
+    would make execve run the host's python *as the container process*, and the container could then reach the
+    host binary. Compare the file's identity with /proc/self/exe: any path that reaches it is refused.
+    """
+    try:
+        me = os.stat("/proc/self/exe")
+    except OSError:
+        return  # /proc is not mounted in the container: /proc/self/exe cannot be reached either
+    current = path
+    for _ in range(5):
+        try:
+            st = os.stat(current)
+        except OSError:
+            return
+        if (st.st_dev, st.st_ino) == (me.st_dev, me.st_ino):
+            raise StepError("exec", f'"{arg0}": refusing to execute the runtime\'s own binary (CVE-2019-5736)',
+                            errno.EPERM, ptr)
+        if not stat.S_ISREG(st.st_mode):
+            return  # execve will refuse it; never open a fifo or device here (it could block)
+        try:
+            fd = os.open(current, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+        except OSError:
+            return
+        try:
+            head = os.read(fd, 256)
+        except OSError:
+            return
+        finally:
+            os.close(fd)
+        if not head.startswith(b"#!"):
+            return
+        words = head[2:].split(b"\n", 1)[0].split()
+        if not words:
+            return
+        current = os.fsdecode(words[0])

@@ -1,0 +1,137 @@
+"""Stage 1, `pyrunc:[1:INTER]`: enter the container's namespaces, fork the init, report its pid, exit.
+
+Why a separate stage: CLONE_NEWPID (and CLONE_NEWTIME) only apply to the *children* of the process that unshares
+them, and the init must be pid 1 of the new pid namespace. This process exists only for that fork; it exits as
+soon as the parent knows the init's pid, so no pyrunc process outlives `create` (the init is reparented to the
+parent, a child subreaper, and then to the caller when `create` exits).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+from typing import NoReturn
+
+from pyrunc.linux import ns, prctl, proc
+from pyrunc.process import init as init_stage
+from pyrunc.process import sync
+from pyrunc.process.config import ProcessConfig
+from pyrunc.process.sync import Msg
+
+_step = "intermediate"
+
+
+def _set_step(name: str) -> None:
+    global _step
+    _step = name
+
+
+def main(cfg: ProcessConfig, sock: socket.socket) -> NoReturn:
+    """Child entry after the first fork. Never returns: every path ends in os._exit."""
+    try:
+        _stage(cfg, sock)
+        os._exit(0)
+    except sync.SyncEOF:
+        os._exit(1)  # the parent died: nothing to report to, nobody to wait for us
+    except BaseException as e:  # everything crosses to the parent as ERROR
+        sync.send_error(sock, e, _step)
+    finally:
+        os._exit(255)
+
+
+def _stage(cfg: ProcessConfig, sock: socket.socket) -> None:
+    _set_step("intermediate")
+    # Non-dumpable from the first instruction: nothing may ptrace us or open our /proc files once we share a
+    # namespace with container processes (CVE-2016-9962, CVE-2019-5736).
+    prctl.set_dumpable(False)
+    prctl.set_name("pyrunc:[1:INTER]")
+    proc.set_process_title("pyrunc init [intermediate]")
+    # Die with the parent (a killed `pyrunc create` must not leave us behind); re-check for the race where it
+    # died before the prctl.
+    prctl.set_pdeathsig(signal.SIGKILL)
+    if os.getppid() != cfg.parent_pid:
+        os._exit(1)
+    # Hold only what the container may receive (stdio, preserved fds) and our own channels.
+    proc.close_fds_except(cfg.keep_fds(sock))
+    affinity = cfg.spec.process.exec_cpu_affinity if cfg.spec.process else None
+    if affinity is not None and affinity.initial:
+        # runtime-spec: "initial" is the affinity of the runtime's process before it joins the container's
+        # cgroup (a cpuset there may exclude the CPU we run on).
+        _set_step("execCPUAffinity")
+        proc.set_cpu_affinity(affinity.initial, "/process/execCPUAffinity/initial")
+
+    # GO: the parent has put us in the container's cgroup, so every later child (the init, and all container
+    # processes) starts there, and a new cgroup namespace is rooted at that cgroup.
+    _set_step("wait for parent")
+    sync.expect(sock, Msg.GO)
+
+    plan = cfg.namespaces
+    # Open every namespace path first: after joining a mount namespace the other paths may not resolve.
+    _set_step("open namespace paths")
+    joined: list[tuple[str, int, str, str]] = []
+    for kind, path, ptr in plan.join:
+        joined.append((kind, ns.open_ns(path, kind, ptr), path, ptr))
+
+    # User namespace first: every namespace created after it is owned by it.
+    in_userns = False
+    for kind, fd, path, ptr in joined:
+        if kind == "user":
+            _set_step("join user namespace")
+            ns.setns(fd, ns.CLONE_NEWUSER, path=path, spec_path=ptr)
+            in_userns = True
+    if "user" in plan.new:
+        _set_step("create user namespace")
+        ns.unshare(ns.CLONE_NEWUSER)
+        # Only the parent (in the parent user namespace) may write maps with ids other than its own.
+        sync.send(sock, Msg.MAP_REQUEST, pid=os.getpid())
+        sync.expect(sock, Msg.MAP_DONE)
+        in_userns = True
+    if in_userns:
+        _set_step("become root in user namespace")
+        if proc.setgroups_allowed():
+            proc.set_groups([])
+        proc.set_resgid(0)
+        proc.set_resuid(0)
+
+    # Join the other namespaces given by path; the mount namespace last (paths were opened already, but a
+    # hook or a later step could still look at the host's filesystem through it).
+    for kind, fd, path, ptr in sorted(joined, key=lambda j: j[0] == "mount"):
+        if kind == "user":
+            continue
+        _set_step(f"join {kind} namespace")
+        ns.setns(fd, ns.NAMESPACES[kind][0], path=path, spec_path=ptr)
+    for _kind, fd, _path, _ptr in joined:
+        os.close(fd)
+
+    flags = 0
+    for kind in plan.new:
+        if kind != "user":
+            flags |= ns.NAMESPACES[kind][0]
+    if flags:
+        _set_step("create namespaces")
+        ns.unshare(flags)
+
+    if "time" in plan.new and cfg.spec.linux.time_offsets:
+        # Offsets must be written after unshare(CLONE_NEWTIME) and before the first process enters the
+        # namespace (our next fork). /proc/self files of a non-dumpable process belong to the host's root,
+        # which a new user namespace's root cannot write: dumpable just for this write (no container process
+        # exists yet to take advantage of it).
+        _set_step("time namespace offsets")
+        offsets = {k: (v.secs, v.nanosecs) for k, v in cfg.spec.linux.time_offsets.items()}
+        if in_userns:
+            prctl.set_dumpable(True)
+        try:
+            ns.write_time_offsets(offsets)
+        finally:
+            if in_userns:
+                prctl.set_dumpable(False)
+
+    _set_step("fork init")
+    for f in (sys.stdout, sys.stderr):
+        f.flush()
+    pid = os.fork()
+    if pid == 0:
+        init_stage.main(cfg, sock)  # never returns
+    sync.send(sock, Msg.INIT_PID, pid=pid)

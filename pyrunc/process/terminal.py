@@ -1,0 +1,184 @@
+"""Foreground `run`: relay signals to the container's init, reap children, and (with a terminal) copy bytes.
+
+One select loop, no threads. Signals arrive through `signal.set_wakeup_fd`: their numbers are read from a pipe
+in the loop, so nothing runs inside a signal handler. SIGCHLD reaps (we are a child subreaper, every orphan
+lands here), SIGWINCH resizes the pty, every other catchable signal is forwarded to the init (runc does the same).
+With a terminal and no --console-socket, the pty master comes to us; our own terminal goes to raw mode (restored
+on exit) and bytes are copied both ways.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import select
+import signal
+import sys
+import termios
+import tty
+from collections.abc import Iterable
+from typing import Any
+
+from pyrunc.linux import pty
+
+
+def exit_status(status: int) -> int:
+    """A wait status as a shell reports it: the exit code, or 128 + the signal that killed the process."""
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+def _write_all(fd: int, data: bytes) -> bool:
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except BlockingIOError:
+            select.select([], [fd], [])
+            continue
+        except OSError:
+            return False
+        view = view[n:]
+    return True
+
+
+class Relay:
+    def __init__(self, pid: int, master: int, signals: Iterable[int]) -> None:
+        self.pid = pid
+        self.master = master
+        self.status: int | None = None
+        self._old_handlers: dict[int, Any] = {}
+        self._old_tty: list[Any] | None = None
+        self._stdin_open = master >= 0
+        self._stdout_ok = True
+        self._r, self._w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._old_wakeup = signal.set_wakeup_fd(self._w, warn_on_full_buffer=False)
+        for sig in (*signals, signal.SIGCHLD, signal.SIGWINCH):
+            try:
+                self._old_handlers[sig] = signal.signal(sig, self._noop)
+            except (OSError, ValueError):
+                pass
+        if master >= 0:
+            self._setup_tty()
+
+    @staticmethod
+    def _noop(signum: int, frame: Any) -> None:
+        """The handler only exists so the signal is caught; the loop reads its number from the wakeup pipe."""
+
+    def _setup_tty(self) -> None:
+        if os.isatty(0):
+            with contextlib.suppress(termios.error):
+                self._old_tty = termios.tcgetattr(0)
+                tty.setraw(0)
+        self._resize()
+
+    def _resize(self) -> None:
+        if self.master < 0:
+            return
+        for fd in (0, 1):
+            if os.isatty(fd):
+                with contextlib.suppress(OSError):
+                    rows, cols = pty.get_winsize(fd)
+                    pty.set_winsize(self.master, rows, cols)
+                return
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.pid:
+                self.status = exit_status(status)
+
+    def _forward(self, sig: int) -> None:
+        if self.status is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, sig)  # our unreaped child: the pid cannot have been reused
+
+    def _on_signals(self) -> None:
+        try:
+            data = os.read(self._r, 4096)
+        except BlockingIOError:
+            return
+        for sig in data:
+            if sig == signal.SIGCHLD:
+                self._reap()
+            elif sig == signal.SIGWINCH:
+                self._resize()
+            else:
+                self._forward(sig)
+
+    def _copy_out(self) -> bool:
+        """Master -> stdout. False at EOF (EIO once every slave fd is closed)."""
+        try:
+            data = os.read(self.master, 65536)
+        except OSError as e:
+            if e.errno in (errno.EIO, errno.EBADF):
+                return False
+            raise
+        if not data:
+            return False
+        if self._stdout_ok:
+            self._stdout_ok = _write_all(1, data)
+        return True
+
+    def wait(self) -> int:
+        """Run the loop until the init exits; its exit status."""
+        self._reap()
+        master_open = self.master >= 0
+        while self.status is None:
+            rlist = [self._r]
+            if master_open:
+                rlist.append(self.master)
+                if self._stdin_open:
+                    rlist.append(0)
+            try:
+                ready, _, _ = select.select(rlist, [], [], 1.0)
+            except InterruptedError:  # pragma: no cover
+                continue
+            if not ready:
+                self._reap()  # belt and braces: a SIGCHLD lost while the wakeup pipe was full
+                continue
+            if self._r in ready:
+                self._on_signals()
+            if master_open and self.master in ready:
+                master_open = self._copy_out()
+            if 0 in ready:
+                try:
+                    data = os.read(0, 65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    self._stdin_open = False
+                else:
+                    _write_all(self.master, data)
+        # The program is gone: whatever it wrote is still buffered in the pty.
+        while master_open:
+            ready, _, _ = select.select([self.master], [], [], 0.2)
+            if not ready:
+                break
+            master_open = self._copy_out()
+        return self.status
+
+    def close(self) -> None:
+        if self._old_tty is not None:
+            with contextlib.suppress(termios.error):
+                termios.tcsetattr(0, termios.TCSADRAIN, self._old_tty)
+            self._old_tty = None
+        for sig, old in self._old_handlers.items():
+            with contextlib.suppress(OSError, ValueError, TypeError):
+                signal.signal(sig, old)
+        self._old_handlers.clear()
+        with contextlib.suppress(ValueError):
+            signal.set_wakeup_fd(self._old_wakeup)
+        for fd in (self._r, self._w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._r = self._w = -1
+        sys.stdout.flush()

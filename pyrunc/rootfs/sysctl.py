@@ -1,0 +1,104 @@
+"""`linux.sysctl`: written to /proc/sys/<key with dots as slashes> after pivot_root.
+
+CVE-2025-52881 (and CVE-2019-16884 before it): a mount over /proc, or over a file under it, redirected the
+runtime's writes (a sysctl value written into /proc/sysrq-trigger or core_pattern, say). So the container's
+/proc must be the root of a procfs (inode 1, PROC_SUPER_MAGIC), the key is resolved beneath it with no symlink
+and without crossing any mount (RESOLVE_NO_XDEV), and the opened file must still be on procfs.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+from pyrunc.errors import SyscallError
+from pyrunc.linux import fs as linuxfs
+from pyrunc.rootfs.failure import step_error
+from pyrunc.spec.model import Spec
+
+
+def pointer(key: str) -> str:
+    """JSON pointer of a `linux.sysctl` entry (RFC 6901 escaping)."""
+    return "/linux/sysctl/" + key.replace("~", "~0").replace("/", "~1")
+
+
+def key_path(key: str) -> str:
+    """"net.ipv4.ip_forward" -> "sys/net/ipv4/ip_forward" (relative to /proc)."""
+    parts = key.replace(".", "/").split("/")
+    if not key or any(p in ("", ".", "..") for p in parts):
+        raise SyscallError("sysctl", errno.EINVAL, path=key, detail="not a sysctl name", spec_path=pointer(key))
+    return "sys/" + "/".join(parts)
+
+
+def open_proc() -> int:
+    """O_PATH fd of the container's /proc, refused unless it is the root of a real procfs."""
+    try:
+        fd = os.open("/proc", linuxfs.O_PATH_DIR | os.O_NOFOLLOW)
+    except OSError as e:
+        raise SyscallError("open", e.errno or errno.EIO, path="/proc", detail="sysctl needs /proc") from None
+    if not linuxfs.is_procfs_root(fd):
+        os.close(fd)
+        raise SyscallError("open", errno.EPERM, path="/proc",
+                           detail="not the root of a procfs, refusing to write sysctls (CVE-2025-52881)")
+    return fd
+
+
+def open_beneath(proc: int, rel: str) -> int:
+    """Open /proc/<rel> for writing: no symlinks, no mount crossings, nothing outside /proc."""
+    if linuxfs.openat2_available():
+        return linuxfs.openat2(proc, rel, os.O_WRONLY | os.O_NOFOLLOW, 0,
+                               linuxfs.RESOLVE_BENEATH | linuxfs.RESOLVE_NO_XDEV | linuxfs.RESOLVE_NO_SYMLINKS
+                               | linuxfs.RESOLVE_NO_MAGICLINKS, what="/proc/" + rel)
+    # Without openat2: one component at a time with O_NOFOLLOW, each on the same device as /proc.
+    dev = os.fstat(proc).st_dev
+    parts = rel.split("/")
+    fd = os.dup(proc)
+    try:
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            flags = (os.O_WRONLY if last else os.O_PATH | os.O_DIRECTORY) | os.O_NOFOLLOW | os.O_CLOEXEC
+            try:
+                nfd = os.open(part, flags, dir_fd=fd)
+            except OSError as e:
+                raise SyscallError("openat", e.errno or errno.EIO, path="/proc/" + rel) from None
+            os.close(fd)
+            fd = nfd
+            if os.fstat(fd).st_dev != dev:
+                raise SyscallError("openat", errno.EXDEV, path="/proc/" + rel, detail="crosses a mount")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def apply_sysctl(spec: Spec) -> None:
+    """Implements `linux.sysctl`. Call after pivot_root and before `linux.readonlyPaths` makes /proc/sys ro."""
+    if not spec.linux.sysctl:
+        return
+    try:
+        proc = open_proc()
+    except SyscallError as e:
+        raise step_error("set sysctls", e, "/linux/sysctl") from None
+    try:
+        for key, value in spec.linux.sysctl.items():
+            rel = key_path(key)
+            try:
+                fd = open_beneath(proc, rel)
+                try:
+                    st = os.fstat(fd)
+                    if not stat.S_ISREG(st.st_mode) or linuxfs.fstatfs_type(fd) != linuxfs.PROC_SUPER_MAGIC:
+                        raise SyscallError("open", errno.EPERM, path="/proc/" + rel,
+                                           detail="not a procfs file (CVE-2025-52881)")
+                    try:
+                        os.write(fd, value.encode())
+                    except OSError as e:
+                        raise SyscallError("write", e.errno or errno.EIO, path="/proc/" + rel,
+                                           detail=f"value {value!r}") from None
+                finally:
+                    os.close(fd)
+            except SyscallError as e:
+                detail = "no such sysctl in /proc/sys" if e.errno == errno.ENOENT else None
+                raise step_error(f"set sysctl {key}={value}", e, pointer(key), detail) from None
+    finally:
+        os.close(proc)

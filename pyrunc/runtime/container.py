@@ -1,0 +1,430 @@
+"""Lifecycle orchestration on the runtime side: `create`, `start`, `run` (ARCHITECTURE section 2).
+
+create: validate everything first (config, seccomp profile, console socket, fds) so bad input leaves nothing
+behind; then reserve `<root>/<id>` (exclusive mkdir), save a "creating" state that already names the cgroup (so a
+`create` killed at any later point is cleaned by `delete --force`), make exec.fifo, create the cgroup, and run the
+process model (`pyrunc.process.spawn`). Any failure after the reservation kills the children, destroys the cgroup,
+runs poststop hooks (lifecycle step 12 of runtime-spec: the container is destroyed) and removes the state dir.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+from typing import TYPE_CHECKING, Any
+
+from pyrunc.errors import ContainerNotExist, InvalidTransition, PyruncError, SyscallError, UsageError
+from pyrunc.runtime import state as statestore
+from pyrunc.runtime.state import CREATED, CREATING, PAUSED, RUNNING, STOPPED, State
+
+if TYPE_CHECKING:
+    import socket
+
+# `start` is on containerd's hot path: this module imports no logging, socket, dataclasses or process code at
+# the top; `create`/`run` import what they need inside.
+
+
+def _log() -> Any:
+    import logging
+
+    return logging.getLogger(__name__)
+
+
+class CreateOptions:
+    """The flags of `create` and `run` (runc's names)."""
+
+    __slots__ = ("bundle", "console_socket", "detach", "keep", "no_new_keyring", "no_pivot", "no_subreaper",
+                 "pid_file", "pidfd_socket", "preserve_fds", "rootless", "systemd_cgroup")
+
+    def __init__(self, bundle: str = ".", console_socket: str | None = None, pid_file: str | None = None,
+                 pidfd_socket: str | None = None, no_pivot: bool = False, no_new_keyring: bool = False,
+                 preserve_fds: int = 0, detach: bool = True, keep: bool = False, no_subreaper: bool = False,
+                 systemd_cgroup: bool = False, rootless: bool = False) -> None:
+        self.bundle = bundle
+        self.console_socket = console_socket
+        self.pid_file = pid_file
+        self.pidfd_socket = pidfd_socket
+        self.no_pivot = no_pivot
+        self.no_new_keyring = no_new_keyring
+        self.preserve_fds = preserve_fds
+        self.detach = detach  # create, run -d
+        self.keep = keep  # run --keep
+        self.no_subreaper = no_subreaper
+        self.systemd_cgroup = systemd_cgroup  # global --systemd-cgroup
+        self.rootless = rootless
+
+
+class Created:
+    """A container whose init waits on exec.fifo, as `create` leaves it (plus what `run` needs)."""
+
+    __slots__ = ("cgroup", "pid", "spec", "state", "tty_sock")
+
+    def __init__(self, state: State, spec: Any, cgroup: Any, pid: int,
+                 tty_sock: socket.socket | None = None) -> None:
+        self.state = state
+        self.spec = spec
+        self.cgroup = cgroup
+        self.pid = pid
+        self.tty_sock = tty_sock  # `run` with a terminal and no --console-socket: receives the master
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def _listen_fds() -> int:
+    """Socket activation: `LISTEN_FDS=n` passes fds 3..3+n-1 through, as runc does."""
+    raw = os.environ.get("LISTEN_FDS", "")
+    if not raw:
+        return 0
+    try:
+        n = int(raw)
+    except ValueError:
+        raise UsageError(f"invalid LISTEN_FDS value {raw!r}") from None
+    return max(n, 0)
+
+
+def _check_extra_fds(listen: int, preserve: int) -> None:
+    from pyrunc.linux import proc
+
+    if preserve < 0:
+        raise UsageError(f"--preserve-fds: invalid value {preserve}")
+    for fd in range(3, 3 + listen + preserve):
+        if not proc.fd_is_open(fd):
+            what = "LISTEN_FDS" if fd < 3 + listen else "--preserve-fds"
+            raise UsageError(f"{what}: fd {fd} is not open")
+
+
+def _connect_console(path: str) -> socket.socket:
+    import socket
+
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    try:
+        s.connect(path)
+    except OSError as e:
+        s.close()
+        raise SyscallError("connect", e.errno or errno.ECONNREFUSED, path=path, detail="--console-socket") from None
+    return s
+
+
+def write_pid_file(path: str, pid: int) -> None:
+    """`--pid-file`: written atomically (tmp + rename): a reader (containerd's shim) never sees it half-written."""
+    path = os.path.abspath(path)
+    d, base = os.path.split(path)
+    tmp = os.path.join(d, f".{base}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, str(pid).encode())
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise SyscallError("write pid file", e.errno or errno.EIO, path=path) from None
+
+
+def _hook_state(st: State, status: str, pid: int | None) -> dict[str, Any]:
+    from pyrunc.runtime.hooks import state_for_hooks
+
+    return state_for_hooks(st.id, status, pid, st.bundle, st.annotations)
+
+
+def _send_pidfd(path: str, pid: int) -> None:
+    """`--pidfd-socket`: send a pidfd of the init over the socket (same framing as the console socket)."""
+    import socket
+
+    from pyrunc.linux import proc, pty
+
+    pidfd = proc.pidfd_open(pid)
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        try:
+            s.connect(path)
+            pty.send_fd(s, pidfd, "pidfd")
+        except OSError as e:
+            raise SyscallError("send pidfd", e.errno or errno.EIO, path=path, detail="--pidfd-socket") from None
+        finally:
+            s.close()
+    finally:
+        os.close(pidfd)
+
+
+# --------------------------------------------------------------------------------------------- parent side
+
+
+class _Parent:
+    """`ParentSide` for one create: what the runtime does at each step of the sync protocol."""
+
+    def __init__(self, root: str, st: State, spec: Any, cg: Any) -> None:
+        self.root = root
+        self.st = st
+        self.spec = spec
+        self.cg = cg
+
+    def on_intermediate(self, pid: int) -> None:
+        from pyrunc.spec.model import Resources
+
+        # Before the intermediate may fork: the init and everything it starts are born in the cgroup.
+        self.cg.apply(pid)
+        self.cg.set(self.spec.linux.resources or Resources(),
+                    device_paths=tuple(d.path for d in self.spec.linux.devices))
+
+    def on_init_pid(self, pid: int) -> None:
+        from pyrunc.linux import proc
+
+        self.st.pid = pid
+        try:
+            self.st.pid_start = proc.start_time(pid)
+        except OSError:
+            self.st.pid_start = 0
+        statestore.save(self.root, self.st)
+
+    def on_hooks(self, pid: int) -> dict[str, Any]:
+        from pyrunc.runtime.hooks import run_hooks
+
+        state = _hook_state(self.st, "creating", pid)
+        hooks = self.spec.hooks
+        # runc runs hooks from the bundle directory (it chdirs there).
+        run_hooks("prestart", hooks.prestart, state, cwd=self.spec.bundle)
+        run_hooks("createRuntime", hooks.create_runtime, state, cwd=self.spec.bundle)
+        return state
+
+    def on_ready(self, pid: int) -> None:
+        from pyrunc.linux import proc
+
+        process = self.spec.process
+        for i, rl in enumerate(process.rlimits):
+            proc.prlimit(pid, rl.type, rl.soft, rl.hard, spec_path=f"/process/rlimits/{i}")
+        if process.oom_score_adj is not None:
+            proc.write_oom_score_adj(pid, process.oom_score_adj)
+        self.st.status_hint = CREATED
+        statestore.save(self.root, self.st)
+
+    def on_seccomp(self, pid: int, fd: int) -> None:
+        from pyrunc.security.seccomp import send_listener
+
+        sc = self.spec.linux.seccomp
+        send_listener(sc.listener_path, fd, _hook_state(self.st, "creating", pid), sc.listener_metadata)
+
+    def on_warn(self, message: str) -> None:
+        _log().warning("%s", message)
+
+
+# --------------------------------------------------------------------------------------------- create
+
+
+def create_container(root: str, cid: str, opts: CreateOptions) -> Created:
+    """Everything `create` does; returns with the init parked on exec.fifo and the state "created"."""
+    import socket
+
+    from pyrunc.linux import proc
+    from pyrunc.process.config import NamespacePlan, ProcessConfig
+    from pyrunc.runtime import execfifo
+    from pyrunc.spec.load import load_bundle
+
+    listen = _listen_fds()
+    _check_extra_fds(listen, opts.preserve_fds)
+    extra = listen + opts.preserve_fds
+    # Inherited fds (containerd passes a stray socket as fd 3) must not reach the container: close-on-exec for
+    # all but stdio and the passed ones (SECURITY rule 4).
+    proc.set_cloexec_from(3 + extra)
+
+    # ---- validation: nothing exists yet, so a failure here leaves nothing behind
+    spec, raw = load_bundle(opts.bundle, console_socket=opts.console_socket, for_create=True, detach=opts.detach)
+    process = spec.process
+    seccomp_filter = None
+    if spec.linux.seccomp is not None:
+        from pyrunc.security.seccomp import compile_filter
+
+        seccomp_filter = compile_filter(spec.linux.seccomp)
+    env = list(process.env)
+    if listen:
+        env += [f"LISTEN_FDS={listen}", "LISTEN_PID=1"]
+    console: socket.socket | None = None
+    tty_sock: socket.socket | None = None
+    if process.terminal:
+        if opts.console_socket:
+            console = _connect_console(opts.console_socket)
+        else:  # foreground `run`: we are the console socket's other end
+            tty_sock, console = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    from pyrunc.cgroups import manager_for
+
+    try:
+        cg = manager_for(spec.linux.cgroups_path, cid, systemd=opts.systemd_cgroup, rootless=opts.rootless)
+    except BaseException:
+        for s in (console, tty_sock):
+            if s is not None:
+                s.close()
+        raise
+
+    # ---- from here on, everything made is ours to remove on failure
+    state_dir = statestore.reserve(root, cid)
+    st = State(
+        id=cid, bundle=spec.bundle, rootfs=spec.root.path, owner="", annotations=dict(spec.annotations),
+        oci_version=spec.oci_version, cgroup=cg.to_state(), config=raw, status_hint=CREATING,
+        extra={"no_pivot": opts.no_pivot, "no_new_keyring": opts.no_new_keyring},
+    )
+    cg_created = False
+    fifo_fd = -1
+    try:
+        statestore.save(root, st)  # names the cgroup before it exists: `delete --force` can always clean up
+        fifo_fd = execfifo.open_path(execfifo.create(state_dir))
+        cg.create()
+        cg_created = True
+        cfg = ProcessConfig(
+            spec=spec, cid=cid, namespaces=NamespacePlan.from_spec(spec), fifo_fd=fifo_fd, env=env,
+            extra_fds=extra, console=console, no_pivot=opts.no_pivot, no_new_keyring=opts.no_new_keyring,
+            seccomp=seccomp_filter,
+        )
+        from pyrunc.process.spawn import spawn
+
+        pid = spawn(cfg, _Parent(root, st, spec, cg))
+        console = None  # spawn closed it
+        os.close(fifo_fd)
+        fifo_fd = -1
+        if opts.pid_file:
+            write_pid_file(opts.pid_file, pid)
+        if opts.pidfd_socket:
+            _send_pidfd(opts.pidfd_socket, pid)
+        return Created(state=st, spec=spec, cgroup=cg, pid=pid, tty_sock=tty_sock)
+    except BaseException:
+        if fifo_fd >= 0:
+            os.close(fifo_fd)
+        for s in (console, tty_sock):
+            if s is not None:
+                s.close()
+        _abort(root, st, spec, cg if cg_created else None)
+        raise
+
+
+def _abort(root: str, st: State, spec: Any, cg: Any) -> None:
+    """Undo a failed create or run: the init (if any), the cgroup, poststop hooks, the state dir."""
+    if st.pid > 0 and statestore.init_alive(st):
+        try:
+            os.kill(st.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            os.waitpid(st.pid, 0)
+        except ChildProcessError:
+            pass
+    if cg is not None:
+        try:
+            cg.destroy()
+        except Exception as e:  # report the original error, not the clean-up's
+            _log().warning("cleanup: cgroup: %s", e)
+    if spec is not None and spec.hooks.poststop:
+        from pyrunc.runtime.hooks import run_hooks
+
+        try:
+            run_hooks("poststop", spec.hooks.poststop, _hook_state(st, STOPPED, None), warn_only=True,
+                      cwd=spec.bundle)
+        except Exception as e:
+            _log().warning("cleanup: poststop hooks: %s", e)
+    import shutil
+
+    shutil.rmtree(statestore.container_dir(root, st.id), ignore_errors=True)
+
+
+def create(root: str, cid: str, opts: CreateOptions) -> int:
+    """Implements `create`: returns once the init is parked on exec.fifo and the pid file is written.
+
+    No pyrunc process is left: the intermediate has exited, and the init is reparented to our caller's
+    subreaper (containerd's shim, conmon) or to pid 1 when we exit.
+    """
+    create_container(root, cid, opts)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- start
+
+
+def _start_created(root: str, st: State) -> None:
+    """Release the init through exec.fifo, save "running", run poststart hooks (after the program was exec'd)."""
+    from pyrunc.runtime import execfifo
+
+    execfifo.release(statestore.fifo_path(root, st.id), lambda: statestore.init_alive(st))
+    st.status_hint = RUNNING
+    statestore.save(root, st)
+    if (st.config.get("hooks") or {}).get("poststart"):
+        from pyrunc.runtime.hooks import run_hooks
+        from pyrunc.spec.model import Hooks
+
+        hooks = Hooks.from_dict(st.config["hooks"])
+        run_hooks("poststart", hooks.poststart, _hook_state(st, RUNNING, st.pid), cwd=st.bundle)
+
+
+def start(root: str, cid: str) -> int:
+    """Implements `start`: only a "created" container can start (runc's messages otherwise)."""
+    with statestore.lock(root, cid):
+        st = statestore.load(root, cid)
+        current = statestore.status(root, st)
+        if current == STOPPED:
+            raise InvalidTransition("cannot start a container that has stopped")
+        if current in (RUNNING, PAUSED):
+            raise InvalidTransition("cannot start an already running container")
+        if current != CREATED:
+            raise InvalidTransition(f"cannot start a container in the {current} state")
+        _start_created(root, st)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- run
+
+
+def run(root: str, cid: str, opts: CreateOptions) -> int:
+    """Implements `run`: create + start; in the foreground, relay signals (and the terminal), reap as a child
+    subreaper, delete the container when it exits (unless --keep) and return its exit status (128+signal)."""
+    from pyrunc.linux import prctl
+    from pyrunc.process import terminal
+    from pyrunc.process.signals import forwardable
+    from pyrunc.runtime import teardown
+
+    c = create_container(root, cid, opts)
+    st = c.state
+    master = -1
+    relay = None
+    try:
+        if c.tty_sock is not None:
+            from pyrunc.linux import pty
+
+            master, _name = pty.recv_fd(c.tty_sock)
+            c.tty_sock.close()
+            c.tty_sock = None
+        if opts.no_subreaper:
+            # The init is already our child (adopted when the intermediate exited); just stop adopting more.
+            prctl.set_child_subreaper(False)
+        if not opts.detach:
+            relay = terminal.Relay(st.pid, master, forwardable())  # handlers before the program runs
+        _start_created(root, st)
+    except BaseException:
+        if relay is not None:
+            relay.close()
+        if master >= 0:
+            os.close(master)
+        _abort(root, st, c.spec, c.cgroup)
+        raise
+    if opts.detach:
+        if master >= 0:
+            os.close(master)
+        return 0
+    assert relay is not None
+    try:
+        status = relay.wait()
+    finally:
+        relay.close()
+        if master >= 0:
+            os.close(master)
+    if not opts.keep:
+        try:
+            with statestore.lock(root, cid):
+                teardown.destroy(root, statestore.load(root, cid))
+        except ContainerNotExist:
+            pass  # someone ran `delete --force` meanwhile: nothing left to do
+        except PyruncError as e:
+            _log().warning("deleting container %s: %s", cid, e)
+    return status

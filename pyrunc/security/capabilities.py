@@ -1,0 +1,57 @@
+"""Implements `process.capabilities`: the five sets, applied in the order the kernel's rules require.
+
+1. `drop_bounding` before changing user: PR_CAPBSET_DROP needs CAP_SETPCAP, which we lose with the uid.
+2. (the caller sets PR_SET_KEEPCAPS, changes uid/gid, clears KEEPCAPS)
+3. `apply_sets`: capset(effective, permitted, inheritable) exactly as configured. Nothing is ever added to the
+   inheritable set beyond what the config lists (CVE-2022-29162: inheritable caps let a program with file
+   capabilities gain privileges the container was not given).
+4. ambient: cleared, then each configured cap raised. The kernel only allows caps that are both permitted and
+   inheritable; others are skipped with a warning (runc does the same, since its example spec lists ambient caps
+   without inheritable ones).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pyrunc.errors import SyscallError
+from pyrunc.linux import caps, prctl
+from pyrunc.spec.model import Capabilities
+
+
+def _known(names: tuple[str, ...], warn: Callable[[str], None], which: str) -> tuple[str, ...]:
+    last = caps.last_cap()
+    out = []
+    for name in names:
+        num = caps.CAP_NUMBERS.get(name)
+        if num is None or num > last:
+            warn(f"capability {name} in {which} is not supported by this kernel: ignored")
+            continue
+        out.append(name)
+    return tuple(out)
+
+
+def drop_bounding(c: Capabilities | None, warn: Callable[[str], None]) -> None:
+    """Drop every capability not in `process.capabilities.bounding` from the bounding set."""
+    keep = set(_known(c.bounding if c else (), warn, "bounding"))
+    for num in range(caps.last_cap() + 1):
+        name = caps.CAP_NAMES[num] if num < len(caps.CAP_NAMES) else f"CAP_{num}"
+        if name not in keep:
+            prctl.capbset_drop(num, detail=name)
+
+
+def apply_sets(c: Capabilities | None, warn: Callable[[str], None]) -> None:
+    """capset(effective, permitted, inheritable), then the ambient set."""
+    if c is None:
+        c = Capabilities()
+    eff = caps.to_mask(_known(c.effective, warn, "effective"))
+    perm = caps.to_mask(_known(c.permitted, warn, "permitted"))
+    inh = caps.to_mask(_known(c.inheritable, warn, "inheritable"))
+    caps.capset(eff, perm, inh, detail=f"effective={eff:#x} permitted={perm:#x} inheritable={inh:#x}")
+    prctl.ambient_clear_all()
+    for name in _known(c.ambient, warn, "ambient"):
+        try:
+            prctl.ambient_raise(caps.CAP_NUMBERS[name], detail=name)
+        except SyscallError as e:
+            warn(f"cannot raise ambient capability {name} (it must also be permitted and inheritable): "
+                 f"{e.strerror}")

@@ -1,0 +1,119 @@
+"""The CLI surface: runc's global flags, --version, one-line errors, JSON log lines, lazy imports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pyrunc.cli.main import parse_global
+from pyrunc.errors import UsageError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def pyrunc(*args: str, **kw: object) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-m", "pyrunc", *args], capture_output=True, text=True, env=env,
+                          timeout=30, **kw)  # type: ignore[call-overload]
+
+
+def test_parse_global_both_forms() -> None:
+    opts, rest = parse_global(["--root", "/r", "--log=/l", "--log-format", "json", "--debug", "state", "x"])
+    assert opts == {"root": "/r", "log": "/l", "log-format": "json", "debug": True}
+    assert rest == ["state", "x"]
+    opts, rest = parse_global(["--root=/r", "--systemd-cgroup", "--rootless=false", "--criu", "c", "kill", "x"])
+    assert opts["root"] == "/r" and opts["systemd-cgroup"] is True and opts["rootless"] == "false"
+    assert rest == ["kill", "x"]
+    opts, rest = parse_global(["-root", "/r", "list"])
+    assert opts["root"] == "/r" and rest == ["list"]
+
+
+def test_parse_global_errors() -> None:
+    with pytest.raises(UsageError, match="flag provided but not defined"):
+        parse_global(["--nope", "state"])
+    with pytest.raises(UsageError, match="needs an argument"):
+        parse_global(["--root"])
+
+
+def test_version() -> None:
+    p = pyrunc("--version")
+    lines = p.stdout.splitlines()
+    assert p.returncode == 0
+    assert lines[0].startswith("pyrunc version ")
+    assert lines[1] == "spec: 1.3.0"
+
+
+def test_help_lists_commands() -> None:
+    p = pyrunc("--help")
+    assert p.returncode == 0
+    for cmd in ("create", "start", "run", "state", "kill", "delete", "list", "spec"):
+        assert f"   {cmd} " in p.stdout
+
+
+def test_unknown_command_one_line(tmp_path: Path) -> None:
+    p = pyrunc("--root", str(tmp_path), "frobnicate")
+    assert p.returncode != 0
+    assert len(p.stderr.strip().splitlines()) == 1
+    assert "frobnicate" in p.stderr
+
+
+def test_json_log_one_error_line(tmp_path: Path) -> None:
+    log = tmp_path / "log.json"
+    p = pyrunc("--root", str(tmp_path), "--log", str(log), "--log-format", "json", "state", "nope")
+    assert p.returncode == 1
+    lines = log.read_text().splitlines()
+    assert len(lines) == 1
+    entry = json.loads(lines[0])
+    assert entry["level"] == "error" and entry["msg"] == "container does not exist"
+    assert entry["time"].endswith("Z")
+    # runc's fatal(): the plain message on stderr too
+    assert p.stderr.strip() == "container does not exist"
+
+
+def test_log_file_created_even_on_success(tmp_path: Path) -> None:
+    log = tmp_path / "log.json"
+    p = pyrunc("--root", str(tmp_path), "--log", str(log), "--log-format", "json", "list", "-q")
+    assert p.returncode == 0 and log.exists()
+
+
+def test_bad_log_format(tmp_path: Path) -> None:
+    p = pyrunc("--log-format", "xml", "list")
+    assert p.returncode == 1 and "invalid log-format" in p.stderr
+
+
+def test_delete_force_unknown_is_success(tmp_path: Path) -> None:
+    assert pyrunc("--root", str(tmp_path), "delete", "--force", "ghost").returncode == 0
+    p = pyrunc("--root", str(tmp_path), "delete", "ghost")
+    assert p.returncode == 1 and "does not exist" in p.stderr
+
+
+def test_kill_unknown(tmp_path: Path) -> None:
+    p = pyrunc("--root", str(tmp_path), "kill", "ghost", "9")
+    assert p.returncode == 1 and "does not exist" in p.stderr
+
+
+def test_list_empty_formats(tmp_path: Path) -> None:
+    assert pyrunc("--root", str(tmp_path / "none"), "list", "--format", "json").stdout.strip() == "[]"
+    assert pyrunc("--root", str(tmp_path / "none"), "list", "-q").stdout == ""
+    assert pyrunc("--root", str(tmp_path / "none"), "list").stdout.startswith("ID")
+
+
+@pytest.mark.parametrize("cmd", ["state", "kill", "list"])
+def test_hot_commands_import_little(cmd: str, tmp_path: Path) -> None:
+    """containerd runs these for every container: no validation, process set-up, logging or jsonschema."""
+    code = (
+        "import sys; from pyrunc.cli.main import main; "
+        f"main(['--root', {str(tmp_path)!r}, {cmd!r}] + ([] if {cmd!r} == 'list' else ['x'])); "
+        "bad = [m for m in sys.modules if m.startswith(('jsonschema', 'pyrunc.spec', 'pyrunc.process', "
+        "'pyrunc.rootfs', 'pyrunc.security', 'logging', 'dataclasses', 'subprocess', 'ctypes'))]; "
+        "bad = [m for m in bad if m not in ('pyrunc.process', 'pyrunc.process.signals')]; "
+        "print('IMPORTED:' + ','.join(bad))"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO)
+    assert p.stdout.strip().splitlines()[-1] == "IMPORTED:", (p.stdout, p.stderr)
