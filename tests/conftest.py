@@ -37,8 +37,15 @@ def build_busybox_rootfs(dest: Path) -> Path:
         (dest / d).mkdir(parents=True, exist_ok=True)
     (dest / "tmp").chmod(0o1777)
     shutil.copy2(BUSYBOX, dest / "bin" / "busybox")
-    subprocess.run([str(dest / "bin" / "busybox"), "--install", "-s", str(dest / "bin")], check=True)
-    # `--install -s` links to /bin/busybox by absolute path: that resolves inside the container.
+    # Link every applet to /bin/busybox as the container sees it (`busybox --install -s` would link to the
+    # busybox's host path, which does not exist inside the container).
+    applets = subprocess.run([BUSYBOX, "--list-full"], check=True, capture_output=True, text=True).stdout.split()
+    for rel in applets:
+        link = dest / rel
+        if rel == "bin/busybox" or link.exists() or link.is_symlink():
+            continue
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to("/bin/busybox")
     (dest / "etc" / "passwd").write_text(
         "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n"
         "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
@@ -125,12 +132,36 @@ class Runtime:
             raise AssertionError(f"{argv} exited {p.returncode}\nstdout: {p.stdout}\nstderr: {p.stderr}")
         return p
 
+    def create(self, bundle: Path, cid: str, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
+        """`create` with stdio that the container may keep (the init inherits create's stdio, as with runc):
+        captured pipes would only reach EOF when the container exits."""
+        with open(self.root.parent / f"create-{cid}.err", "w+") as err:
+            p = subprocess.run([*self.cmd, "--root", str(self.root), "create", "--bundle", str(bundle), *extra, cid],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, timeout=60,
+                               env=dict(os.environ, PYTHONPATH=str(REPO)), cwd=REPO)
+            err.seek(0)
+            p.stderr = err.read()
+        self.ids.add(cid)
+        if check and p.returncode != 0:
+            raise AssertionError(f"create {cid} exited {p.returncode}: {p.stderr}")
+        return p
+
     def state(self, cid: str) -> dict[str, Any]:
         return json.loads(self("state", cid, check=True).stdout)
 
     def cleanup(self) -> None:
         for cid in list(self.ids):
             self("delete", "--force", cid)
+
+
+_ids = iter(range(1, 1 << 30))
+
+
+@pytest.fixture
+def cid() -> str:
+    """A container id unique to this test session: the default cgroup path derives from the id, so ids must not
+    collide with containers of a concurrent run."""
+    return f"t{os.getpid()}-{next(_ids)}"
 
 
 @pytest.fixture

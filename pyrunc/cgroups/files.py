@@ -71,7 +71,7 @@ def read_uint(dir: str, name: str, default: int | None = None) -> int:
     """A single-number file. With `default`, a missing file gives the default."""
     text = read_opt(dir, name) if default is not None else read(dir, name)
     if text is None:
-        return default  # type: ignore[return-value]
+        return default or 0
     try:
         return parse_uint(text)
     except ValueError:

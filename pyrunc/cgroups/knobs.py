@@ -7,7 +7,7 @@ runc converts the spec's pointers into plain numbers, so for most knobs a 0 mean
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 if TYPE_CHECKING:
     from pyrunc.spec.model import Resources
@@ -19,7 +19,7 @@ BLKIO = f"{RES}/blockIO"
 NETWORK = f"{RES}/network"
 
 
-def given(v: int | None) -> bool:
+def given(v: int | None) -> TypeGuard[int]:
     """A knob runc treats as set: present and non-zero."""
     return v is not None and v != 0
 

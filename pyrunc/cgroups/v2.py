@@ -149,7 +149,7 @@ def apply_cpu(dir: str, r: Resources) -> None:
     if c.idle is not None:
         files.write(dir, "cpu.idle", str(c.idle), spec_path=f"{CPU}/idle")
     if given(c.shares):
-        files.write(dir, "cpu.weight", str(cpu_weight(c.shares)), spec_path=f"{CPU}/shares")  # type: ignore[arg-type]
+        files.write(dir, "cpu.weight", str(cpu_weight(c.shares)), spec_path=f"{CPU}/shares")
     pending_burst = None
     if c.burst is not None:
         try:
@@ -161,7 +161,7 @@ def apply_cpu(dir: str, r: Resources) -> None:
     if given(c.quota) or given(c.period):
         # cpu.max holds both; the one not given keeps its current value (runc keeps it from the saved config)
         cur_quota, cur_period = _cpu_max(dir)
-        quota = (str(c.quota) if c.quota > 0 else "max") if given(c.quota) else cur_quota  # type: ignore[operator]
+        quota = (str(c.quota) if c.quota > 0 else "max") if given(c.quota) else cur_quota
         period = str(c.period) if given(c.period) else cur_period
         sp = f"{CPU}/quota" if given(c.quota) else f"{CPU}/period"
         files.write(dir, "cpu.max", f"{quota} {period}", spec_path=sp)

@@ -230,6 +230,11 @@ def _init(cfg: ProcessConfig) -> None:
     env = credentials.with_home(list(cfg.env), process.user.uid)
     path = _lookup(process.args[0], env)
 
+    # The exec.fifo is reopened through /proc/self/fd after the socket is closed: check now that it can be,
+    # so a container without /proc fails `create` instead of hanging `start`.
+    _set_step("exec fifo")
+    execfifo.check_reopenable(cfg.fifo_fd)
+
     if process.exec_cpu_affinity is not None and process.exec_cpu_affinity.final:
         # runtime-spec: the final affinity, once the process is in its cgroup; here rather than right before
         # execve so a failure still reaches `create`.

@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import os
 import select
+import stat
 from collections.abc import Callable
 
 from pyrunc.errors import InvalidTransition, SyscallError
@@ -38,6 +39,17 @@ def open_path(path: str) -> int:
         return os.open(path, os.O_PATH | os.O_CLOEXEC)
     except OSError as e:
         raise SyscallError("open", e.errno or errno.EIO, path=path) from None
+
+
+def check_reopenable(path_fd: int) -> None:
+    """Init side, before telling the parent it is ready: /proc/self/fd/<n> must resolve (procfs mounted)."""
+    try:
+        st = os.stat(f"/proc/self/fd/{path_fd}")
+    except OSError as e:
+        raise SyscallError("stat exec fifo", e.errno or errno.ENOENT, path=f"/proc/self/fd/{path_fd}",
+                           detail="the container needs /proc mounted", spec_path="/mounts") from None
+    if not stat.S_ISFIFO(st.st_mode):
+        raise SyscallError("stat exec fifo", errno.EINVAL, path=f"/proc/self/fd/{path_fd}", detail="not a fifo")
 
 
 def wait_for_start(path_fd: int) -> int:

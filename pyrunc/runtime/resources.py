@@ -12,16 +12,19 @@ import re
 import select
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyrunc.errors import ContainerError, NotRunning, PyruncError, UsageError
 from pyrunc.runtime import state as statestore
 from pyrunc.runtime.state import CREATED, PAUSED, RUNNING, STOPPED, State
 
+if TYPE_CHECKING:
+    from pyrunc.cgroups.manager import CgroupManager
+
 Raw = dict[str, Any]
 
 
-def _manager(st: State):  # type: ignore[no-untyped-def]
+def _manager(st: State) -> CgroupManager:
     if not st.cgroup:
         raise ContainerError(f"container {st.id} has no cgroup")
     from pyrunc.cgroups import manager_from_state
@@ -99,10 +102,11 @@ def resources_from_flags(values: dict[str, str | int | None]) -> Raw:
         except ValueError as e:
             raise UsageError(f"invalid value for {flag}: {e}") from None
         out.setdefault(section, {})[key] = parsed
-    if values.get("blkio-weight"):
-        out.setdefault("blockIO", {})["weight"] = int(values["blkio-weight"])  # type: ignore[arg-type]
-    if values.get("pids-limit") is not None:
-        out.setdefault("pids", {})["limit"] = int(values["pids-limit"])  # type: ignore[arg-type]
+    weight, pids = values.get("blkio-weight"), values.get("pids-limit")
+    if weight:
+        out.setdefault("blockIO", {})["weight"] = int(weight)
+    if pids is not None:
+        out.setdefault("pids", {})["limit"] = int(pids)
     return out
 
 
@@ -236,7 +240,8 @@ def read_resources_doc(source: str) -> Raw:
     except OSError as e:
         raise PyruncError(f"open {source}: {e.strerror}") from None
     try:
-        return json.loads(text)  # type: ignore[no-any-return]
+        doc: Raw = json.loads(text)
+        return doc
     except ValueError as e:
         raise UsageError(f"update --resources: invalid JSON: {e}") from None
 

@@ -43,9 +43,11 @@ def container(runtime: Runtime) -> Iterator[Callable[..., tuple[str, Any, subpro
         resources = resources or {"devices": [{"allow": False, "access": "rwm"}]}
         cg = manager_for(f"{TEST_PARENT}/{cid}", cid)
         cg.create()
+        # limits first, as for a real container: v1 device rules are reset to deny-all before the allow rules
+        # go in, which a process already running there could notice
+        cg.set(Resources.from_dict(resources))
         p = spawn_in(cg, argv or LOOP, start_new_session=True)
         made.append((cg, p))
-        cg.set(Resources.from_dict(resources))
         root = str(runtime.root)
         statestore.reserve(root, cid)
         st = statestore.State(id=cid, bundle=str(runtime.root), rootfs="/", pid=p.pid,

@@ -8,19 +8,18 @@ The image is built locally and loaded with `docker load`.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from clients import shell
 from clients.cgroups import cgroup_dirs, memory_limit_file
-from clients.commands import describe, run, run_in_pty, wait_until
+from clients.cli import ContainerCli
+from clients.commands import describe, run_in_pty, wait_until
 from clients.containerd import Containerd
 from clients.docker import CONTAINERD_NAMESPACE, Dockerd
 from clients.fixtures import ClientRuntime, client_runtime, image_archive
 from clients.image import ImageArchive
-from clients.leftovers import assert_container_gone, listed_ids
 from clients.runtimes import RUNC, require_binary, write_pyrunc_wrapper
 
 __all__ = ["client_runtime", "image_archive"]  # fixtures used by the tests below
@@ -36,7 +35,7 @@ def dockerd(tmp_path_factory: pytest.TempPathFactory, image_archive: ImageArchiv
     workdir = tmp_path_factory.mktemp("docker")
     containerd = Containerd(workdir / "containerd", require_binary("containerd", "containerd"),
                             require_binary("ctr", "containerd"), namespace=CONTAINERD_NAMESPACE)
-    # The same wrapper path as client_runtime's would be fine too; dockerd needs it before any test runs.
+    # dockerd takes every runtime at start, before any test (and its client_runtime) runs.
     pyrunc = write_pyrunc_wrapper(workdir / "bin")
     daemon = Dockerd(workdir, dockerd_bin, docker_bin, containerd, {"pyrunc": pyrunc})
     try:
@@ -51,60 +50,17 @@ def dockerd(tmp_path_factory: pytest.TempPathFactory, image_archive: ImageArchiv
             containerd.stop()
 
 
-class Docker:
-    """docker for one runtime; removes every container the test made."""
-
-    def __init__(self, daemon: Dockerd, rt: ClientRuntime, image: str) -> None:
-        self.d = daemon
-        self.rt = rt
-        self.image = image
-        self.names: list[str] = []
-
-    def new_name(self, scenario: str) -> str:
-        name = self.rt.unique_id(scenario)
-        self.names.append(name)
-        return name
-
-    def __call__(self, *args: str, **kw) -> subprocess.CompletedProcess[str]:
-        return self.d.docker(*args, **kw)
-
-    def run_argv(self, name: str, *cmd: str, opts: tuple[str, ...] = ()) -> list[str]:
-        return [self.d.docker_bin, "run", "--name", name, "--runtime", self.rt.name, "--network", "none", *opts,
-                self.image, *cmd]
-
-    def run(self, name: str, *cmd: str, opts: tuple[str, ...] = (), check: bool = True,
-            ) -> subprocess.CompletedProcess[str]:
-        return run(self.run_argv(name, *cmd, opts=opts), check=check, env=self.d.env)
-
-    def inspect(self, name: str) -> dict:
-        return json.loads(self("inspect", name).stdout)[0]
-
-    def runtime_root(self) -> Path:
-        return self.d.runtime_root / CONTAINERD_NAMESPACE
-
-    def binary(self) -> Path:
-        """What dockerd runs for this runtime: runc from PATH (Debian's) or the executable given to --add-runtime."""
-        return Path(RUNC) if self.rt.name == "runc" else self.d.runtimes[self.rt.name]
-
-    def runtime(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return run([str(self.binary()), "--root", str(self.runtime_root()), *args], check=check, timeout=30)
-
-    def runtime_ids(self) -> list[str]:
-        return listed_ids(self.binary(), self.runtime_root())
-
-    def cleanup(self) -> None:
-        if self.names:
-            self("rm", "-f", *self.names, check=False, timeout=60)
-
-
 @pytest.fixture
-def docker(dockerd: Dockerd, client_runtime: ClientRuntime, image_archive: ImageArchive) -> Iterator[Docker]:
-    d = Docker(dockerd, client_runtime, image_archive.name)
+def docker(dockerd: Dockerd, client_runtime: ClientRuntime, image_archive: ImageArchive) -> Iterator[ContainerCli]:
+    # dockerd runs runc by PATH lookup (Debian's first, see clients/runtimes.py) or the --add-runtime executable.
+    binary = Path(RUNC) if client_runtime.name == "runc" else dockerd.runtimes[client_runtime.name]
+    d = ContainerCli([dockerd.docker_bin], dockerd.env, client_runtime, image_archive.name, binary,
+                     dockerd.runtime_root / CONTAINERD_NAMESPACE)
     yield d
     d.cleanup()
 
 
-def test_run(docker: Docker) -> None:
+def test_run(docker: ContainerCli) -> None:
     """`docker run --rm`: output, separate stderr, exit status, hostname and the image's environment."""
     name = docker.new_name("run")
     p = docker.run(name, "sh", "-c", 'echo "hello from $(hostname) in $(pwd)"; echo oops >&2; exit 3',
@@ -113,7 +69,7 @@ def test_run(docker: Docker) -> None:
     assert "oops" in p.stderr, describe(p)
 
 
-def test_detached_exec_stop_rm(docker: Docker) -> None:
+def test_detached_exec_stop_rm(docker: ContainerCli) -> None:
     """`run -d`, `exec` (env, workdir, user, status), `stop` (SIGTERM reaches the init), `rm`: nothing left."""
     name = docker.new_name("detached")
     docker.run(name, "sh", "-c", shell.TRAP_TERM, opts=("-d",))
@@ -131,19 +87,19 @@ def test_detached_exec_stop_rm(docker: Docker) -> None:
     docker("stop", "-t", "10", name, timeout=30)
     assert docker.inspect(name)["State"]["ExitCode"] == 7
     docker("rm", name)
-    assert_container_gone(docker.binary(), docker.runtime_root(), cid, pid, cgroups)
+    docker.assert_gone(cid, pid, cgroups)
 
 
-def test_tty(docker: Docker) -> None:
+def test_tty(docker: ContainerCli) -> None:
     """`docker run -it`: a terminal of the client's size on the process's stdin and stdout."""
     name = docker.new_name("tty")
     r = run_in_pty(docker.run_argv(name, "sh", "-c", shell.TTY_CHECK, opts=("--rm", "-it")),
-                   rows=shell.TTY_ROWS, cols=shell.TTY_COLS, env=docker.d.env)
+                   rows=shell.TTY_ROWS, cols=shell.TTY_COLS, env=docker.env)
     assert r.returncode == 4, r
     assert r.output.splitlines()[:3] == shell.TTY_EXPECTED, r
 
 
-def test_memory_limit(docker: Docker) -> None:
+def test_memory_limit(docker: ContainerCli) -> None:
     """`--memory`: the limit is in the container's memory cgroup (seen inside) and enforced (OOM kill, 137)."""
     name = docker.new_name("memory")
     limit = ("--memory", str(shell.MEMORY_LIMIT))
@@ -154,7 +110,7 @@ def test_memory_limit(docker: Docker) -> None:
     assert p.returncode == 137, describe(p)
 
 
-def test_top(docker: Docker) -> None:
+def test_top(docker: ContainerCli) -> None:
     """`docker top` (the runtime's `ps --format json`): the container's processes, with host pids."""
     name = docker.new_name("top")
     docker.run(name, "sh", "-c", "sleep 1000 & sleep 1001 & wait", opts=("-d",))
@@ -165,7 +121,7 @@ def test_top(docker: Docker) -> None:
     assert pid in pids and len(pids) == 3, rows
 
 
-def test_update(docker: Docker) -> None:
+def test_update(docker: ContainerCli) -> None:
     """`docker update` (the runtime's `update --resources -`): new limits reach the running container's cgroups."""
     name = docker.new_name("update")
     docker.run(name, "sleep", "1000", opts=("-d", "--memory", "32m", "--cpu-shares", "512"))
@@ -178,7 +134,7 @@ def test_update(docker: Docker) -> None:
     assert docker.inspect(name)["HostConfig"]["Memory"] == 64 * shell.MiB
 
 
-def test_create_error_reaches_docker(docker: Docker) -> None:
+def test_create_error_reaches_docker(docker: ContainerCli) -> None:
     """A container that cannot start: docker shows the runtime's own message, and nothing is left behind."""
     name = docker.new_name("badexec")
     p = docker.run(name, "/nonexistent", check=False)
@@ -187,5 +143,5 @@ def test_create_error_reaches_docker(docker: Docker) -> None:
     assert "/nonexistent" in p.stderr and "OCI runtime create failed" in p.stderr, describe(p)
     cid = docker.inspect(name)["Id"]
     assert cid not in docker.runtime_ids()
-    assert not (docker.runtime_root() / cid).exists()
+    assert not (docker.runtime_root / cid).exists()
     docker("rm", name)

@@ -308,6 +308,20 @@ def test_device_that_cannot_be_created_fails_and_leaves_nothing(runtime: Any, ma
     assert_nothing_left(runtime, cid)
 
 
+def test_container_without_proc_fails_at_create(runtime: Any, make_bundle: Any) -> None:
+    """The init reopens exec.fifo through /proc/self/fd: without /proc, `create` must fail (not `start` hang)."""
+    def edit(c: dict[str, Any]) -> None:
+        c["mounts"] = [m for m in c["mounts"] if m["type"] != "proc"]
+        c["linux"]["maskedPaths"] = []
+        c["linux"]["readonlyPaths"] = []
+
+    bundle = make_bundle(edit=edit)
+    cid = uniq("c-noproc")
+    p = runtime("create", "-b", str(bundle), cid)
+    assert p.returncode == 1 and "/proc" in p.stderr
+    assert_nothing_left(runtime, cid)
+
+
 def test_failing_create_runtime_hook_leaves_nothing(runtime: Any, make_bundle: Any, tmp_path: Path) -> None:
     hook = tmp_path / "fail.sh"
     hook.write_text("#!/bin/sh\necho boom >&2\nexit 7\n")

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from clients import shell
 from clients.cgroups import cgroup_dirs
-from clients.commands import describe, pid_alive, run, run_in_pty, stop_process, wait_until
+from clients.cli import ContainerCli
+from clients.commands import describe, pid_alive, run_in_pty, stop_process, wait_until
 from clients.fixtures import ClientRuntime, client_runtime, image_archive
 from clients.image import ImageArchive
-from clients.leftovers import assert_container_gone, listed_ids
 from clients.podman import CGROUP_PARENT, Podman
 from clients.runtimes import RUNC, require_binary, write_pyrunc_wrapper
 
@@ -40,57 +40,16 @@ def podman_env(tmp_path_factory: pytest.TempPathFactory, image_archive: ImageArc
         p.teardown()
 
 
-class PodmanCli:
-    """podman for one runtime; removes every container the test made."""
-
-    def __init__(self, env: Podman, rt: ClientRuntime, image: str) -> None:
-        self.env = env
-        self.rt = rt
-        self.image = image
-        self.names: list[str] = []
-
-    def new_name(self, scenario: str) -> str:
-        name = self.rt.unique_id(scenario)
-        self.names.append(name)
-        return name
-
-    def __call__(self, *args: str, **kw) -> subprocess.CompletedProcess[str]:
-        return self.env.podman(*args, **kw)
-
-    def run_argv(self, name: str, *cmd: str, opts: tuple[str, ...] = ()) -> list[str]:
-        return [*self.env.argv(), "run", "--name", name, "--runtime", self.rt.name, "--network", "none",
-                "--cgroup-parent", CGROUP_PARENT, *opts, self.image, *cmd]
-
-    def run(self, name: str, *cmd: str, opts: tuple[str, ...] = (), check: bool = True,
-            ) -> subprocess.CompletedProcess[str]:
-        return run(self.run_argv(name, *cmd, opts=opts), check=check, env=self.env.env)
-
-    def inspect(self, name: str) -> dict:
-        return json.loads(self("inspect", name).stdout)[0]
-
-    def binary(self) -> Path:
-        return self.env.runtimes[self.rt.name]
-
-    def runtime(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """The runtime itself, on its default root (the one podman's own calls use)."""
-        return run([str(self.binary()), *args], check=check, timeout=30)
-
-    def runtime_ids(self) -> list[str]:
-        return listed_ids(self.binary(), None)
-
-    def cleanup(self) -> None:
-        if self.names:
-            self("rm", "--force", "--ignore", "--time", "0", *self.names, check=False, timeout=60)
-
-
 @pytest.fixture
-def podman(podman_env: Podman, client_runtime: ClientRuntime, image_archive: ImageArchive) -> Iterator[PodmanCli]:
-    p = PodmanCli(podman_env, client_runtime, image_archive.name)
+def podman(podman_env: Podman, client_runtime: ClientRuntime, image_archive: ImageArchive) -> Iterator[ContainerCli]:
+    p = ContainerCli(podman_env.argv(), podman_env.env, client_runtime, image_archive.name,
+                     podman_env.runtimes[client_runtime.name], None, run_opts=("--cgroup-parent", CGROUP_PARENT),
+                     rm_argv=("rm", "--force", "--ignore", "--time", "0"))
     yield p
     p.cleanup()
 
 
-def test_run(podman: PodmanCli) -> None:
+def test_run(podman: ContainerCli) -> None:
     """`podman run --rm`: output, separate stderr, exit status, hostname."""
     name = podman.new_name("run")
     p = podman.run(name, "sh", "-c", 'echo "hello from $(hostname)"; echo oops >&2; exit 3',
@@ -99,7 +58,7 @@ def test_run(podman: PodmanCli) -> None:
     assert "oops" in p.stderr, describe(p)
 
 
-def test_detached_exec_stop_rm(podman: PodmanCli) -> None:
+def test_detached_exec_stop_rm(podman: ContainerCli) -> None:
     """`run -d`, `exec` (env, workdir, user, status), `stop` (SIGTERM reaches the init), `rm`: nothing left."""
     name = podman.new_name("detached")
     podman.run(name, "sh", "-c", shell.TRAP_TERM, opts=("-d",))
@@ -116,19 +75,19 @@ def test_detached_exec_stop_rm(podman: PodmanCli) -> None:
     podman("stop", "-t", "10", name, timeout=30)
     assert podman.inspect(name)["State"]["ExitCode"] == 7
     podman("rm", name)
-    assert_container_gone(podman.binary(), None, cid, pid, cgroups)
+    podman.assert_gone(cid, pid, cgroups)
 
 
-def test_tty(podman: PodmanCli) -> None:
+def test_tty(podman: ContainerCli) -> None:
     """`podman run -it`: a terminal of the client's size on the process's stdin and stdout."""
     name = podman.new_name("tty")
     r = run_in_pty(podman.run_argv(name, "sh", "-c", shell.TTY_CHECK, opts=("--rm", "-it")),
-                   rows=shell.TTY_ROWS, cols=shell.TTY_COLS, env=podman.env.env)
+                   rows=shell.TTY_ROWS, cols=shell.TTY_COLS, env=podman.env)
     assert r.returncode == 4, r
     assert r.output.splitlines()[:3] == shell.TTY_EXPECTED, r
 
 
-def test_env_workdir_user(podman: PodmanCli) -> None:
+def test_env_workdir_user(podman: ContainerCli) -> None:
     """`-e`, `-w`, `-u uid:gid`, `--group-add`: process.env, cwd, user.uid/gid/additionalGids."""
     name = podman.new_name("user")
     p = podman.run(name, "sh", "-c", 'echo "$FOO|$(pwd)|$(id -u):$(id -g)|$(id -G)"',
@@ -136,7 +95,7 @@ def test_env_workdir_user(podman: PodmanCli) -> None:
     assert p.stdout == "bar baz|/tmp|1000:1000|1000 65534\n", describe(p)
 
 
-def test_memory_limit(podman: PodmanCli) -> None:
+def test_memory_limit(podman: ContainerCli) -> None:
     """`--memory`: the limit is in the container's memory cgroup (seen inside) and enforced (OOM kill, 137)."""
     name = podman.new_name("memory")
     limit = ("--memory", str(shell.MEMORY_LIMIT))
@@ -147,7 +106,7 @@ def test_memory_limit(podman: PodmanCli) -> None:
     assert p.returncode == 137, describe(p)
 
 
-def test_top(podman: PodmanCli) -> None:
+def test_top(podman: ContainerCli) -> None:
     """`podman top`: the container's processes (podman reads /proc from the init pid the runtime reported)."""
     name = podman.new_name("top")
     podman.run(name, "sh", "-c", "sleep 1000 & sleep 1001 & wait", opts=("-d",))
@@ -156,7 +115,7 @@ def test_top(podman: PodmanCli) -> None:
     assert len(rows) == 3 and rows[0].split()[:2] == ["1", "sh"], rows  # pids as seen in the container's pid ns
 
 
-def test_create_error_reaches_podman(podman: PodmanCli) -> None:
+def test_create_error_reaches_podman(podman: ContainerCli) -> None:
     """A container that cannot start: podman shows the runtime's own message, and nothing is left behind."""
     name = podman.new_name("badexec")
     p = podman.run(name, "/nonexistent", check=False)
@@ -166,10 +125,10 @@ def test_create_error_reaches_podman(podman: PodmanCli) -> None:
     assert cid not in podman.runtime_ids()
 
 
-def test_killed_client_leaves_a_deletable_container(podman: PodmanCli) -> None:
+def test_killed_client_leaves_a_deletable_container(podman: ContainerCli) -> None:
     """SIGKILL a foreground `podman run`: conmon keeps the container, and `<runtime> delete --force` removes it."""
     name = podman.new_name("deadclient")
-    client = subprocess.Popen(podman.run_argv(name, "sleep", "1000"), env=podman.env.env, stdin=subprocess.DEVNULL,
+    client = subprocess.Popen(podman.run_argv(name, "sleep", "1000"), env=podman.env, stdin=subprocess.DEVNULL,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until(lambda: podman("inspect", "--format", "{{.State.Status}}", name, check=False).stdout.strip()
@@ -183,5 +142,5 @@ def test_killed_client_leaves_a_deletable_container(podman: PodmanCli) -> None:
     assert pid_alive(pid)
     cgroups = cgroup_dirs(pid)
     podman.runtime("delete", "--force", cid)
-    assert_container_gone(podman.binary(), None, cid, pid, cgroups)
+    podman.assert_gone(cid, pid, cgroups)
     podman("rm", "--force", name)
