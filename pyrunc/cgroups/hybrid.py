@@ -51,7 +51,9 @@ class HybridManager(V1Manager):
     def stats(self) -> dict[str, Any]:
         s = super().stats()
         if "hugetlb" not in self._dirs:
-            s["hugetlb"] = v2.hugetlb_stats(self.unified.dir)
+            from pyrunc.cgroups import v2_stats
+
+            s["hugetlb"] = v2_stats.hugetlb_stats(self.unified.dir)
         return s
 
     def to_state(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from pyrunc.cgroups.knobs import BLKIO, CPU, MEMORY, RES, given
 from pyrunc.errors import CgroupError
 
 if TYPE_CHECKING:
+    from pyrunc.cgroups.manager import OomWatcher
     from pyrunc.spec.model import Resources
 
 LIMIT = "memory.limit_in_bytes"
@@ -437,7 +438,9 @@ class V1Manager:
 
         return v1_stats.collect(self._dirs)
 
-    def oom_watcher(self) -> EventfdOomWatcher:
+    def oom_watcher(self) -> OomWatcher:
+        from pyrunc.cgroups.oom import EventfdOomWatcher
+
         d = self._dirs.get("memory")
         if d is None:
             raise CgroupError("cannot watch for OOM events: the memory cgroup controller is not available")
@@ -449,45 +452,3 @@ class V1Manager:
     @classmethod
     def from_state(cls, d: dict[str, Any]) -> V1Manager:
         return cls(d["dirs"], d["mounts"], rootless=bool(d.get("rootless")))
-
-
-class EventfdOomWatcher:
-    """v1 OOM notifications: an eventfd registered with `cgroup.event_control` for `memory.oom_control`.
-
-    The kernel also signals the eventfd when the cgroup is removed; that is told apart by the control file being
-    gone (runc registerMemoryEvent)."""
-
-    def __init__(self, memdir: str) -> None:
-        self._dir = memdir
-        self._efd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
-        try:
-            self._ofd = os.open(os.path.join(memdir, "memory.oom_control"), os.O_RDONLY | os.O_CLOEXEC)
-        except OSError as e:
-            os.close(self._efd)
-            raise CgroupError("cannot open", path=os.path.join(memdir, "memory.oom_control"), err=e.errno) from None
-        try:
-            files.write(memdir, "cgroup.event_control", f"{self._efd} {self._ofd}")
-        except CgroupError:
-            self.close()
-            raise
-
-    def fileno(self) -> int:
-        return self._efd
-
-    def read(self) -> tuple[int, bool]:
-        try:
-            n = os.eventfd_read(self._efd)
-        except BlockingIOError:
-            n = 0
-        if not os.path.exists(os.path.join(self._dir, "cgroup.event_control")):
-            return 0, True
-        return n, False
-
-    def close(self) -> None:
-        for fd in (self._efd, getattr(self, "_ofd", -1)):
-            if fd >= 0:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        self._efd = self._ofd = -1

@@ -15,11 +15,12 @@ import signal
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from pyrunc.cgroups import dirs, files, knobs, stats
+from pyrunc.cgroups import dirs, files, knobs
 from pyrunc.cgroups.knobs import BLKIO, CPU, MEMORY, RES, given
 from pyrunc.errors import CgroupError
 
 if TYPE_CHECKING:
+    from pyrunc.cgroups.manager import OomWatcher
     from pyrunc.spec.model import Resources
 
 
@@ -390,9 +391,13 @@ class V2Manager:
     # -- reporting
 
     def stats(self) -> dict[str, Any]:
-        return collect_stats(self.dir)
+        from pyrunc.cgroups import v2_stats
 
-    def oom_watcher(self) -> PollOomWatcher:
+        return v2_stats.collect(self.dir)
+
+    def oom_watcher(self) -> OomWatcher:
+        from pyrunc.cgroups.oom import PollOomWatcher
+
         return PollOomWatcher(self.dir)
 
     def to_state(self) -> dict[str, Any]:
@@ -401,130 +406,3 @@ class V2Manager:
     @classmethod
     def from_state(cls, d: dict[str, Any]) -> V2Manager:
         return cls(d["dir"], d["mountpoint"], rootless=bool(d.get("rootless")))
-
-
-class PollOomWatcher:
-    """v2 OOM notifications: cgroup files signal a change by waking pollers with POLLPRI (kernfs_notify); an epoll
-    set over memory.events (oom_kill count) and cgroup.events (populated 0 = everything exited) is one fd."""
-
-    def __init__(self, dir: str) -> None:
-        import select
-
-        self._dir = dir
-        self._ep = select.epoll()
-        self._fds: dict[int, str] = {}
-        for name in ("memory.events", "cgroup.events"):
-            try:
-                fd = os.open(os.path.join(dir, name), os.O_RDONLY | os.O_CLOEXEC)
-            except FileNotFoundError:
-                continue  # no memory controller here: only "gone" is reported
-            self._fds[fd] = name
-            self._ep.register(fd, select.EPOLLPRI | select.EPOLLERR)
-        self._ooms = self._read_oom_kills()
-        self._read_populated()  # reading re-arms the notification
-
-    def _read(self, name: str) -> dict[str, int]:
-        for fd, n in self._fds.items():
-            if n == name:
-                try:
-                    return files.parse_keyed(os.pread(fd, 4096, 0).decode())
-                except OSError:
-                    return {}
-        return {}
-
-    def _read_oom_kills(self) -> int:
-        return self._read("memory.events").get("oom_kill", 0)
-
-    def _read_populated(self) -> int:
-        return self._read("cgroup.events").get("populated", 1)
-
-    def fileno(self) -> int:
-        return self._ep.fileno()
-
-    def read(self) -> tuple[int, bool]:
-        self._ep.poll(0)
-        count = self._read_oom_kills()
-        new, self._ooms = max(0, count - self._ooms), count
-        gone = not os.path.isdir(self._dir) or self._read_populated() == 0
-        return new, gone
-
-    def close(self) -> None:
-        for fd in self._fds:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self._fds = {}
-        self._ep.close()
-
-
-# ------------------------------------------------------------------------------------------------ stats
-
-
-def collect_stats(dir: str) -> dict[str, Any]:
-    """runc fs2 GetStats, shaped as `events --stats` data."""
-    s = stats.new_stats()
-    cpu = files.read_keyed(dir, "cpu.stat")
-    s["cpu"]["usage"] = stats.cpu_usage(total=cpu.get("usage_usec", 0) * 1000,
-                                        kernel=cpu.get("system_usec", 0) * 1000, user=cpu.get("user_usec", 0) * 1000)
-    s["cpu"]["throttling"] = stats.throttling(cpu.get("nr_periods", 0), cpu.get("nr_throttled", 0),
-                                              cpu.get("throttled_usec", 0) * 1000)
-    if files.exists(dir, "memory.current"):
-        raw = files.read_keyed(dir, "memory.stat")
-        usage, limit = files.read_uint(dir, "memory.current", 0), files.read_uint(dir, "memory.max", 0)
-        mem: dict[str, Any] = {}
-        if raw.get("file"):
-            mem["cache"] = raw["file"]
-        mem["usage"] = stats.memory_entry(limit, usage, files.read_uint(dir, "memory.peak", 0),
-                                          files.read_keyed(dir, "memory.events").get("max", 0))
-        # v1 reports swap as memory+swap: combine for compatibility, as runc does
-        swap_usage = files.read_uint(dir, "memory.swap.current", 0)
-        swap_limit = files.read_uint(dir, "memory.swap.max", 0)
-        if swap_limit != files.MAX_UINT64:
-            swap_limit = min(files.MAX_UINT64, swap_limit + limit)
-        mem["swap"] = stats.memory_entry(swap_limit, swap_usage + usage, 0, 0)
-        mem["kernel"] = stats.memory_entry(0, 0, 0, 0)
-        mem["kernelTCP"] = stats.memory_entry(0, 0, 0, 0)
-        if raw:
-            mem["raw"] = raw
-        s["memory"] = mem
-    if files.exists(dir, "pids.current"):
-        limit = files.read_uint(dir, "pids.max", 0)
-        s["pids"] = stats.pids_entry(files.read_uint(dir, "pids.current", 0), 0 if limit == files.MAX_UINT64 else limit)
-    else:
-        s["pids"] = stats.pids_entry(len(files.read_pids(dir, recursive=False)), 0)
-    s["blkio"] = io_stats(dir)
-    s["hugetlb"] = hugetlb_stats(dir)
-    return s
-
-
-def io_stats(dir: str) -> dict[str, Any]:
-    text = files.read_opt(dir, "io.stat") or ""
-    tables: dict[str, list[dict[str, Any]]] = {}
-    names = {"rbytes": ("ioServiceBytesRecursive", "Read"), "wbytes": ("ioServiceBytesRecursive", "Write"),
-             "rios": ("ioServicedRecursive", "Read"), "wios": ("ioServicedRecursive", "Write")}
-    for line in text.splitlines():
-        fields = line.split()
-        if not fields or ":" not in fields[0]:
-            continue
-        major, minor = (int(x) for x in fields[0].split(":"))
-        for item in fields[1:]:
-            key, _, value = item.partition("=")
-            if key in names:
-                table, op = names[key]
-                tables.setdefault(table, []).append(stats.blkio_entry(major, minor, op, int(value)))
-    return tables
-
-
-def hugetlb_stats(dir: str) -> dict[str, Any]:
-    from pyrunc.cgroups.v1_stats import hugepage_sizes
-
-    out = {}
-    for size in hugepage_sizes():
-        usage_file = f"hugetlb.{size}.rsvd.current" if files.exists(dir, f"hugetlb.{size}.rsvd.current") \
-            else f"hugetlb.{size}.current"
-        if not files.exists(dir, usage_file):
-            continue
-        out[size] = stats.hugetlb_entry(files.read_uint(dir, usage_file, 0), 0,
-                                        files.read_keyed(dir, f"hugetlb.{size}.events").get("max", 0))
-    return out

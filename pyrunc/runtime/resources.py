@@ -47,13 +47,20 @@ def pause(root: str, cid: str) -> None:
 
 
 def resume(root: str, cid: str) -> None:
-    """Implements `resume`: thaw a paused container (runc: "container not paused" otherwise)."""
+    """Implements `resume`: thaw a paused container (runc: "container not paused" otherwise).
+
+    A container paused while still `created` (runc allows it) is paused too: frozen, with the pause recorded.
+    """
+    import os
+
     with statestore.lock(root, cid):
         st = statestore.load(root, cid)
-        if statestore.status(root, st) != PAUSED:
+        current = statestore.status(root, st)
+        cg = _manager(st)
+        if current != PAUSED and not (current == CREATED and st.status_hint == PAUSED and cg.is_frozen()):
             raise ContainerError("container not paused")
-        _manager(st).thaw()
-        st.status_hint = RUNNING
+        cg.thaw()
+        st.status_hint = CREATED if os.path.exists(statestore.fifo_path(root, cid)) else RUNNING
         statestore.save(root, st)
 
 

@@ -234,8 +234,7 @@ def status(root: str, st: State) -> str:
         return STOPPED
     if st.status_hint == CREATING:
         return CREATING
-    if os.path.exists(fifo_path(root, st.id)):
-        return CREATED
+    # Paused before created: a created container can be paused too, and runc then reports "paused".
     if st.status_hint == PAUSED and st.cgroup:
         from pyrunc.cgroups import manager_from_state
 
@@ -244,4 +243,6 @@ def status(root: str, st: State) -> str:
                 return PAUSED
         except Exception:
             return PAUSED
+    if os.path.exists(fifo_path(root, st.id)):
+        return CREATED
     return RUNNING

@@ -161,7 +161,7 @@ def test_loading_without_no_new_privs_needs_cap_sys_admin() -> None:
     out = os.read(r, 4096).decode()
     os.close(r)
     os.waitpid(pid, 0)
-    assert out == "SyscallError seccomp: Permission denied (flags=0x0)"
+    assert out.startswith("SyscallError seccomp: Permission denied (flags=0x")
 
 
 # ------------------------------------------------------------------------------------------ arguments

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from pyrunc.cgroups import stats, v1_stats, v2
+from pyrunc.cgroups import stats, v1_stats, v2_stats
 
 RUNC_TOP_KEYS = ["cpu", "cpuset", "memory", "pids", "blkio", "hugetlb", "intel_rdt", "network_interfaces"]
 
@@ -70,7 +70,7 @@ def test_v2_stats_shape(tmp_path: Path) -> None:
         "pids.current": "3\n", "pids.max": "10\n",
         "io.stat": "8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n",
     })
-    s = v2.collect_stats(d)
+    s = v2_stats.collect(d)
     assert list(s) == RUNC_TOP_KEYS
     assert s["cpu"]["usage"] == {"total": 100000, "kernel": 40000, "user": 60000}
     assert s["cpu"]["throttling"] == {"periods": 10, "throttledPeriods": 3, "throttledTime": 7000}
@@ -88,7 +88,7 @@ def test_v2_stats_shape(tmp_path: Path) -> None:
 def test_v2_stats_without_controllers(tmp_path: Path) -> None:
     # a cgroup2 directory with no controllers enabled (this host's unified hierarchy)
     d = write(tmp_path / "cg", {"cpu.stat": "usage_usec 0\n", "cgroup.procs": "1\n2\n"})
-    s = v2.collect_stats(d)
+    s = v2_stats.collect(d)
     assert s["pids"] == {"current": 2} and s["memory"]["usage"] == {"limit": 0, "failcnt": 0}
 
 

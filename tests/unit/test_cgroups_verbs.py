@@ -217,3 +217,15 @@ def test_read_resources_doc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     f.write_text("{nope")
     with pytest.raises(UsageError, match="invalid JSON"):
         verbs.read_resources_doc(str(f))
+
+
+def test_pause_and_resume_a_created_container(container: tuple[str, str, FakeManager]) -> None:
+    root, cid, fake = container
+    Path(statestore.fifo_path(root, cid)).write_text("")  # still waiting for `start`
+    verbs.pause(root, cid)  # runc allows pausing a created container
+    assert fake.frozen
+    verbs.resume(root, cid)
+    assert not fake.frozen
+    assert statestore.load(root, cid).status_hint == statestore.CREATED
+    with pytest.raises(ContainerError, match="container not paused"):
+        verbs.resume(root, cid)
