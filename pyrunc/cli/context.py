@@ -1,6 +1,7 @@
-"""What the global flags decided, handed to every command."""
+"""What the global flags decided, handed to every command.
 
-from __future__ import annotations
+On containerd's hot path: see "Import discipline" in pyrunc.cli.main (no __future__ import).
+"""
 
 
 class Context:

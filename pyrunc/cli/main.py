@@ -2,13 +2,19 @@
 
 Global flags come before the command, in both `--flag value` and `--flag=value` forms, as urfave/cli accepts them
 for runc. Only the chosen command's module is imported (containerd runs `state` and `kill` for every container, so
-their start-up cost matters). Every error ends here: a PyruncError becomes one log line and exit 1; anything else is
-a bug, reported as one line (with the traceback only under --debug) and exit 2.
+their start-up cost matters: bench/ measures it against a bare interpreter start). A command module that declares
+its plain command lines in `PLAIN` (see `parse_plain`) gets them parsed here without `argparse`. Every error ends
+here: a PyruncError becomes one log line and exit 1; anything else is a bug, reported as one line (with the
+traceback only under --debug) and exit 2.
+
+Import discipline for `state`, `kill`, `list` (tests/unit/test_perf_imports.py checks it; their target is 1.3x a
+bare `python -I -S` start, and each module imported costs ~1% of that): built-in modules and the few pyrunc modules
+they need, nothing else. No `os` (the C module `posix` instead: `os` costs ~1.5 ms, its `_collections_abc`),
+`argparse`, `json`, `re`, `typing`, `signal`, `enum`, `logging`, `importlib`, `contextlib`; pyrunc.errors only
+once an error is raised; and no `from __future__ import annotations` in these modules (it imports the `__future__`
+module, ~2% of an interpreter start): annotations that name what is imported only for type checkers are quoted.
 """
 
-from __future__ import annotations
-
-import os
 import sys
 
 from pyrunc import SPEC_VERSION, __version__
@@ -60,12 +66,10 @@ GLOBAL OPTIONS:
 
 def version_text() -> str:
     """First line `pyrunc version X` (go-runc's parser keys on "<name> version "), then `spec: 1.3.0`."""
-    import platform
-
     return (
         f"pyrunc version {__version__}\n"
         f"spec: {SPEC_VERSION}\n"
-        f"python: {platform.python_version()}\n"
+        f"python: {sys.version.split()[0]}\n"
     )
 
 
@@ -122,6 +126,73 @@ def parse_global(argv: list[str]) -> tuple[dict[str, object], list[str]]:
     return opts, argv[i:]
 
 
+class Args:
+    """What argparse.Namespace would hold, for a command line `parse_plain` understood."""
+
+    def __init__(self, **values: object) -> None:
+        self.__dict__.update(values)
+
+    def __repr__(self) -> str:
+        return "Args(" + ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items()) + ")"
+
+
+def parse_plain(
+    argv: list[str],
+    positionals: tuple[tuple[str, object], ...] = (),
+    required: int = 0,
+    flags: dict[str, str] | None = None,
+    options: dict[str, tuple[str, tuple[str, ...]]] | None = None,
+    defaults: dict[str, object] | None = None,
+) -> Args | None:
+    """Parse a command's plain command line without argparse (a ~10 ms import), or return None.
+
+    A command module may declare `PLAIN = dict(positionals=((dest, default), ...), required=N, flags={option:
+    dest}, options={option: (dest, choices)}, defaults={dest: value})`: its positionals (the first `required` of
+    them required), store_true flags, one-value options (`--opt v`, `--opt=v`) and their defaults, all as its
+    argparse parser (add_arguments) defines them. Anything else (`--help`, `--`, an unknown flag, `--flag=value` on
+    a flag, a wrong number of positionals, positionals split by options, a value not among the choices, `-fjson`)
+    returns None, so argparse parses it with its usual messages and exit codes; a plain line gives the values
+    argparse would (tests/unit/test_perf_imports.py compares them).
+    """
+    flags = flags or {}
+    options = options or {}
+    values: dict[str, object] = {dest: False for dest in flags.values()}
+    values.update(defaults or {})
+    pos: list[str] = []
+    options_after_positionals = False
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if not arg.startswith("-") or arg == "-":
+            if options_after_positionals:
+                return None  # `ID --all SIG`: argparse consumes positionals in one run and refuses this
+            pos.append(arg)
+            continue
+        options_after_positionals = bool(pos)
+        dest = flags.get(arg)
+        if dest is not None:
+            values[dest] = True
+            continue
+        name, eq, value = arg.partition("=")
+        opt = options.get(name)
+        if opt is None:
+            return None
+        if not eq:
+            if i >= len(argv):
+                return None
+            value = argv[i]
+            i += 1
+        if value not in opt[1]:
+            return None
+        values[opt[0]] = value
+    if not required <= len(pos) <= len(positionals):
+        return None
+    for n, (dest, default) in enumerate(positionals):
+        values[dest] = pos[n] if n < len(pos) else default
+    return Args(**values)
+
+
 def build_parser(name: str, module: object):  # type: ignore[no-untyped-def]
     import argparse
 
@@ -132,11 +203,61 @@ def build_parser(name: str, module: object):  # type: ignore[no-untyped-def]
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def _abspath(path: str) -> str:
+    """os.path.abspath, without importing `os` for the usual already clean absolute path (see the module doc)."""
+    if path == "/" or (path.startswith("/") and all(c not in ("", ".", "..") for c in path[1:].split("/"))):
+        return path
+    import os
+
+    return os.path.abspath(path)
+
+
+def _error(message: str) -> Exception:
     from pyrunc.errors import PyruncError
+
+    return PyruncError(message)
+
+
+def main(argv: list[str] | None = None, *, quick_exit: bool = False) -> int:
+    """Run one pyrunc command line; returns its exit code. With `quick_exit` (the installed launcher,
+    pyrunc.launcher), the commands of QUICK_EXIT end the process themselves (see `_exit_now`)."""
+    code = _main(sys.argv[1:] if argv is None else argv)
+    if quick_exit and _command in QUICK_EXIT:
+        _exit_now(code)
+    return code
+
+
+# Commands whose process ends with os._exit when run by the launcher: their code (this package's state, teardown
+# and cgroups modules) leaves nothing for the interpreter's finalization to do but free memory, and that
+# finalization (tearing down every module) costs ~20% of an interpreter start. A command belongs here only when
+# nothing it runs relies on finalization: no unclosed buffered file, no __del__ or weakref.finalize clean-up.
+QUICK_EXIT = frozenset({"state", "kill", "list", "delete", "features"})
+_command = ""  # the command main() ran
+
+
+def _exit_now(code: int) -> None:
+    """Flush stdout and stderr and `_exit(code)`, unless exit work was registered (atexit handlers, which also
+    covers weakref.finalize, or threads), or flushing fails: then return, and the interpreter ends as usual."""
+    import atexit
+    import posix
+
+    registered = getattr(atexit, "_ncallbacks", None)
+    threading = sys.modules.get("threading")
+    if registered is None or registered() or (threading is not None and threading.active_count() > 1):
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:
+        return
+    posix._exit(code)
+
+
+def _main(argv: list[str]) -> int:
+    global _command
     from pyrunc.log import LOG
 
-    argv = sys.argv[1:] if argv is None else argv
+    _command = ""
     try:
         opts, rest = parse_global(argv)
         if opts.get("version"):
@@ -150,33 +271,36 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
         log_format = str(opts.get("log-format", "text"))
         if log_format not in ("text", "json"):
-            raise PyruncError(f"invalid log-format: {log_format}")
+            raise _error(f"invalid log-format: {log_format}")
         log_path = opts.get("log")
         LOG.configure(str(log_path) if log_path else None, log_format, bool(opts.get("debug")))
         if "criu" in opts:
             LOG.write("warning", "--criu is ignored")
         rootless = str(opts.get("rootless", "auto"))
         if rootless not in ("true", "false", "auto"):
-            raise PyruncError(f"invalid --rootless value: {rootless}")
+            raise _error(f"invalid --rootless value: {rootless}")
 
         cmd = ALIASES.get(rest[0], rest[0])
         if cmd not in COMMANDS:
-            raise PyruncError(f"No help topic for '{rest[0]}'")
-        from importlib import import_module
-
-        module = import_module(f"pyrunc.cli.commands.{COMMANDS[cmd][0]}")
+            raise _error(f"No help topic for '{rest[0]}'")
+        _command = cmd
+        # __import__ with a fromlist returns the submodule itself (importlib is a 1 ms import).
+        module = __import__(f"pyrunc.cli.commands.{COMMANDS[cmd][0]}", fromlist=["run"])
         if cmd not in HOT:
             from pyrunc.log import bridge_std_logging
 
             bridge_std_logging()
-        args = build_parser(cmd, module).parse_args(rest[1:])
+        plain = getattr(module, "PLAIN", None)
+        args = parse_plain(rest[1:], **plain) if plain is not None else None
+        if args is None:
+            args = build_parser(cmd, module).parse_args(rest[1:])
 
         from pyrunc.cli.context import Context
         from pyrunc.paths import default_root
 
         root = str(opts.get("root") or default_root())
         ctx = Context(
-            root=os.path.abspath(root),
+            root=_abspath(root),
             log_path=str(log_path) if log_path else None,
             log_format=log_format,
             debug=bool(opts.get("debug")),
@@ -185,23 +309,30 @@ def main(argv: list[str] | None = None) -> int:
             command=cmd,
         )
         return int(module.run(args, ctx) or 0)
-    except PyruncError as e:
-        LOG.fatal(str(e))
-        if LOG.debug_enabled:
-            import traceback
-
-            traceback.print_exc()
-        return e.exit_code
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return 1
     except SystemExit as e:  # argparse --help (0) and usage errors (already converted by RuncArgumentParser)
         return e.code if isinstance(e.code, int) else 1
-    except Exception as e:  # a bug: still one line, never a bare traceback unless --debug
-        LOG.fatal(f"internal error: {type(e).__name__}: {e}")
-        if LOG.debug_enabled:
-            import traceback
+    except Exception as e:
+        return _report(e)
 
-            traceback.print_exc()
-        return 2
+
+def _report(e: Exception) -> int:
+    """The error boundary: one line for every error, exit 1 for a PyruncError, 2 for a bug (pyrunc.errors is
+    imported here, not before: a command that succeeds never needs it)."""
+    from pyrunc.errors import PyruncError
+    from pyrunc.log import LOG
+
+    if isinstance(e, PyruncError):
+        LOG.fatal(str(e))
+        code = e.exit_code
+    elif isinstance(e, BrokenPipeError):
+        return 1
+    else:  # a bug: still one line, never a bare traceback unless --debug
+        LOG.fatal(f"internal error: {type(e).__name__}: {e}")
+        code = 2
+    if LOG.debug_enabled:
+        import traceback
+
+        traceback.print_exception(e)
+    return code

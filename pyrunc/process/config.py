@@ -6,7 +6,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyrunc.spec.model import Spec
+from pyrunc.spec.model import Personality, Process, Spec
 
 
 @dataclass(slots=True)
@@ -47,6 +47,28 @@ class ProcessConfig:
 
     def keep_fds(self, sock: socket.socket) -> set[int]:
         keep = {sock.fileno(), self.fifo_fd, *range(3, 3 + self.extra_fds)}
+        if self.console is not None:
+            keep.add(self.console.fileno())
+        return keep
+
+
+@dataclass(slots=True)
+class ExecConfig:
+    """What `exec` hands to its child stages (`pyrunc.process.execproc`)."""
+
+    cid: str
+    process: Process                      # the process to run (config.json's + flags, or `--process FILE`)
+    env: list[str]
+    join: list[tuple[str, int]]           # (OCI namespace type, fd of /proc/<init>/ns/<name>) to setns into
+    extra_fds: int = 0                    # --preserve-fds: fds 3 .. 3+extra-1 reach the process
+    console: socket.socket | None = None  # connected --console-socket (or exec's own socketpair end)
+    no_new_keyring: bool = False          # the container was created with --no-new-keyring
+    seccomp: Any = None                   # the container's compiled `linux.seccomp` filter
+    personality: Personality | None = None  # the container's `linux.personality`
+    parent_pid: int = 0
+
+    def keep_fds(self, sock: socket.socket) -> set[int]:
+        keep = {sock.fileno(), *range(3, 3 + self.extra_fds), *(fd for _, fd in self.join)}
         if self.console is not None:
             keep.add(self.console.fileno())
         return keep

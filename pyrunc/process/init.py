@@ -12,15 +12,16 @@ Python library is out of reach, so nothing may be imported lazily here (ARCHITEC
 from __future__ import annotations
 
 import errno
+import json
 import os
 import signal
 import socket
-import stat
 from typing import Any, NoReturn
 
 from pyrunc.errors import SyscallError
 from pyrunc.linux import keyring, net, prctl, proc, pty
-from pyrunc.process import sync
+from pyrunc.process import cwd as cwd_step
+from pyrunc.process import program, sync
 from pyrunc.process.config import ProcessConfig
 from pyrunc.process.sync import Msg, StepError
 from pyrunc.runtime import execfifo
@@ -40,6 +41,9 @@ except ImportError:  # pragma: no cover
 
 _step = "init"
 _sock: socket.socket | None = None
+# After `start` released us: the write end of exec.fifo, which `start` reads until EOF (execve closes it). A failure
+# from then on (a startContainer hook, execve itself) is written there, so `start` reports it and fails.
+_start_fd: int | None = None
 
 
 def _set_step(name: str) -> None:
@@ -64,9 +68,25 @@ def main(cfg: ProcessConfig, sock: socket.socket) -> NoReturn:
         os._exit(255)
 
 
+# One atomic pipe write (PIPE_BUF): `start` must never see half a message.
+_LATE_MAX = 4000
+
+
 def _report_late(e: BaseException) -> None:
-    """After `create` returned nobody listens on the socket: tell the container's stderr, as runc does."""
+    """After `create` returned nobody listens on the socket. Once `start` released us it reads exec.fifo until
+    EOF: the error goes there (runtime-spec lifecycle step 7: a failing startContainer hook makes `start` fail).
+    Before that (a signal while parked), only the container's stderr can be told, as runc does."""
     f = sync.error_fields(e, _step)
+    if _start_fd is not None:
+        data = json.dumps(f, separators=(",", ":")).encode()
+        if len(data) > _LATE_MAX:
+            f["message"] = str(f["message"])[: _LATE_MAX // 2] + "..."
+            data = json.dumps(f, separators=(",", ":")).encode()[:_LATE_MAX]
+        try:
+            os.write(_start_fd, data)
+            return
+        except OSError:
+            pass
     try:
         os.write(2, f"pyrunc init: {f['step']}: {f['message']}\n".encode())
     except OSError:
@@ -82,7 +102,7 @@ def _warn(message: str) -> None:
 
 
 def _init(cfg: ProcessConfig) -> None:
-    global _sock
+    global _sock, _start_fd
     assert _sock is not None and cfg.spec.process is not None
     sock = _sock
     spec = cfg.spec
@@ -122,8 +142,11 @@ def _init(cfg: ProcessConfig) -> None:
     sync.send(sock, Msg.HOOKS)
     hook_state: dict[str, Any] = sync.expect(sock, Msg.HOOKS_DONE)["state"]
 
-    # createContainer hooks: in the container's namespaces, before pivot_root (lifecycle step 5).
+    # createContainer hooks: in the container's namespaces, before pivot_root (lifecycle step 5). runtime-spec
+    # "State": for hooks executed in the container namespace, `pid` is the pid as seen by the container (1 in a
+    # new pid namespace), not the host pid the runtime-namespace hooks get.
     _set_step("createContainer hooks")
+    hook_state = dict(hook_state, pid=os.getpid())
     run_hooks("createContainer", spec.hooks.create_container, dict(hook_state, status="creating"))
 
     _set_step("pivot_root")
@@ -131,7 +154,7 @@ def _init(cfg: ProcessConfig) -> None:
 
     # runc creates a missing cwd (inside the jail, before the root may become read-only).
     _set_step("create cwd")
-    _make_cwd(process.cwd)
+    cwd_step.make_cwd(process.cwd)
 
     if cfg.console is not None:
         # The pty is opened from the container's own /dev/ptmx (its devpts instance), after pivot_root; the
@@ -206,17 +229,20 @@ def _init(cfg: ProcessConfig) -> None:
 
     # cwd as root first (root may enter directories the user cannot), again after the uid change if denied.
     _set_step("cwd")
-    chdir_done = _chdir(process.cwd, allow_eacces=True)
+    chdir_done = cwd_step.change_dir(process.cwd, allow_eacces=True)
 
     _set_step("user")
     prctl.set_keepcaps(True)  # keep the permitted set across setresuid to a non-zero uid
     credentials.apply_user(process.user)
     prctl.set_keepcaps(False)
+    # A uid/gid change resets the dumpable flag to fs.suid_dumpable, which an admin may have set to 1: stay
+    # non-dumpable until execve (CVE-2016-9962).
+    prctl.set_dumpable(False)
 
     _set_step("cwd")
     if not chdir_done:
-        _chdir(process.cwd, allow_eacces=False)
-    _verify_cwd()
+        cwd_step.change_dir(process.cwd, allow_eacces=False)
+    cwd_step.verify_cwd()  # CVE-2024-21626
 
     _set_step("capabilities")
     capabilities.apply_sets(process.capabilities, _warn)
@@ -228,7 +254,7 @@ def _init(cfg: ProcessConfig) -> None:
     # create-time error (runc's wording), not a silent exit after start.
     _set_step("exec")
     env = credentials.with_home(list(cfg.env), process.user.uid)
-    path = _lookup(process.args[0], env)
+    path = program.lookup(process.args[0], env)
 
     # The exec.fifo is reopened through /proc/self/fd after the socket is closed: check now that it can be,
     # so a container without /proc fails `create` instead of hanging `start`.
@@ -246,12 +272,18 @@ def _init(cfg: ProcessConfig) -> None:
         _set_step("seccomp")
         _load_seccomp(cfg, sock)
 
+    # Parked on exec.fifo we are pid 1 of the container's pid namespace, and the kernel drops signals sent to such
+    # a process from outside unless it handles them: `kill <created-id> TERM` must stop a created container, as
+    # it stops runc's (whose Go init handles every signal). The handlers exit at once; execve resets them.
+    for sig in _PARKED_EXIT_SIGNALS:
+        signal.signal(sig, _exit_on_signal)
+
     # EOF on the sync socket tells the parent set-up succeeded; `create` returns now.
     sock.close()
     _sock = None
 
     _set_step("exec fifo")
-    execfifo.wait_for_start(cfg.fifo_fd)  # blocks until `start`; the write end closes at execve
+    _start_fd = execfifo.wait_for_start(cfg.fifo_fd)  # blocks until `start`; the write end closes at execve
     os.close(cfg.fifo_fd)
 
     _set_step("startContainer hooks")
@@ -264,10 +296,18 @@ def _init(cfg: ProcessConfig) -> None:
     # Nothing of ours may reach the container process: every fd but stdio and the preserved ones is marked
     # close-on-exec (CVE-2024-21626: a leaked host fd became the container's cwd).
     proc.set_cloexec_from(3 + cfg.extra_fds)
-    os.execve(path, list(process.args), _env_dict(env))
+    os.execve(path, list(process.args), program.env_dict(env))
 
 
 # ------------------------------------------------------------------------------------------------ steps
+
+_PARKED_EXIT_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2,
+                        signal.SIGALRM)
+
+
+def _exit_on_signal(signum: int, frame: Any) -> None:
+    os._exit(128 + signum)
+
 
 
 def _load_seccomp(cfg: ProcessConfig, sock: socket.socket) -> None:
@@ -278,147 +318,3 @@ def _load_seccomp(cfg: ProcessConfig, sock: socket.socket) -> None:
         sync.send(sock, Msg.SECCOMP, fd=fd)
         sync.expect(sock, Msg.SECCOMP_DONE)
         os.close(fd)
-
-
-def _make_cwd(cwd: str) -> None:
-    try:
-        st = os.stat(cwd)
-    except FileNotFoundError:
-        try:
-            os.makedirs(cwd, 0o755, exist_ok=True)
-        except OSError as e:
-            raise SyscallError("mkdir", e.errno or errno.EIO, path=cwd, spec_path="/process/cwd") from None
-        return
-    except OSError as e:
-        raise SyscallError("stat", e.errno or errno.EIO, path=cwd, spec_path="/process/cwd") from None
-    if not stat.S_ISDIR(st.st_mode):
-        raise SyscallError("chdir", errno.ENOTDIR, path=cwd, spec_path="/process/cwd")
-
-
-def _chdir(cwd: str, *, allow_eacces: bool) -> bool:
-    """Implements `process.cwd`. False if denied and `allow_eacces` (retry later as the container's user)."""
-    try:
-        os.chdir(cwd)
-    except OSError as e:
-        if allow_eacces and e.errno in (errno.EACCES, errno.EPERM):
-            return False
-        raise SyscallError("chdir", e.errno or errno.EIO, path=cwd, spec_path="/process/cwd") from None
-    return True
-
-
-def _verify_cwd() -> None:
-    """The cwd must lie inside the container's root (CVE-2024-21626: a cwd reached through a leaked host fd
-    is outside it, and getcwd(3) then reports "(unreachable)" or fails with ENOENT)."""
-    try:
-        where = os.getcwd()
-    except OSError as e:
-        raise SyscallError("getcwd", e.errno or errno.ENOENT, detail="cwd is outside the container root",
-                           spec_path="/process/cwd") from None
-    if not where.startswith("/"):
-        raise SyscallError("getcwd", errno.ENOENT, path=where, detail="cwd is outside the container root",
-                           spec_path="/process/cwd")
-
-
-def _env_get(env: list[str], key: str) -> str | None:
-    value = None
-    for entry in env:
-        k, sep, v = entry.partition("=")
-        if sep and k == key:
-            value = v
-    return value
-
-
-def _env_dict(env: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for entry in env:
-        k, sep, v = entry.partition("=")
-        if sep and k:
-            out[k] = v
-    return out
-
-
-# Go's strings for the errnos a lookup can meet (runc's messages are Go's; clients match them).
-_GO_ERR = {errno.ENOENT: "no such file or directory", errno.EACCES: "permission denied",
-           errno.ENOTDIR: "not a directory", errno.EISDIR: "is a directory", errno.ELOOP:
-           "too many levels of symbolic links", errno.ENAMETOOLONG: "file name too long"}
-
-
-def _go_strerror(err: int) -> str:
-    return _GO_ERR.get(err, os.strerror(err).lower())
-
-
-def _executable(path: str) -> int:
-    """0 if `path` is a regular file we may execute, else an errno (Go's findExecutable + access(2))."""
-    try:
-        st = os.stat(path)
-    except OSError as e:
-        return e.errno or errno.ENOENT
-    if stat.S_ISDIR(st.st_mode):
-        return errno.EISDIR
-    if not stat.S_ISREG(st.st_mode) or not os.access(path, os.X_OK):
-        return errno.EACCES
-    return 0
-
-
-def _lookup(arg0: str, env: list[str]) -> str:
-    """Implements `process.args[0]`: a name without '/' is searched in the container's PATH (process.env)."""
-    ptr = "/process/args/0"
-    if "/" in arg0:
-        err = _executable(arg0)
-        if err == errno.ENOENT:
-            raise StepError("exec", f'"{arg0}": stat {arg0}: {_go_strerror(err)}', err, ptr)
-        if err:
-            raise StepError("exec", f'"{arg0}": {_go_strerror(err)}', err, ptr)
-        path = arg0
-    else:
-        path = ""
-        search = _env_get(env, "PATH") or ""
-        for d in search.split(":") if search else ():  # Go: an empty PATH searches nothing
-            candidate = os.path.join(d or ".", arg0)
-            if _executable(candidate) == 0:
-                path = candidate
-                break
-        if not path:
-            raise StepError("exec", f'"{arg0}": executable file not found in $PATH', errno.ENOENT, ptr)
-    _refuse_own_interpreter(path, arg0, ptr)
-    return path
-
-
-def _refuse_own_interpreter(path: str, arg0: str, ptr: str) -> None:
-    """Refuse a program (or `#!` interpreter, up to the kernel's 4 levels) that is this runtime's own executable.
-
-    CVE-2019-5736 variant: an entrypoint `#!/proc/self/exe` (or a symlink to /proc/self/exe, or /proc/1/exe)
-    would make execve run the host's python *as the container process*, and the container could then reach the
-    host binary. Compare the file's identity with /proc/self/exe: any path that reaches it is refused.
-    """
-    try:
-        me = os.stat("/proc/self/exe")
-    except OSError:
-        return  # /proc is not mounted in the container: /proc/self/exe cannot be reached either
-    current = path
-    for _ in range(5):
-        try:
-            st = os.stat(current)
-        except OSError:
-            return
-        if (st.st_dev, st.st_ino) == (me.st_dev, me.st_ino):
-            raise StepError("exec", f'"{arg0}": refusing to execute the runtime\'s own binary (CVE-2019-5736)',
-                            errno.EPERM, ptr)
-        if not stat.S_ISREG(st.st_mode):
-            return  # execve will refuse it; never open a fifo or device here (it could block)
-        try:
-            fd = os.open(current, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
-        except OSError:
-            return
-        try:
-            head = os.read(fd, 256)
-        except OSError:
-            return
-        finally:
-            os.close(fd)
-        if not head.startswith(b"#!"):
-            return
-        words = head[2:].split(b"\n", 1)[0].split()
-        if not words:
-            return
-        current = os.fsdecode(words[0])

@@ -131,7 +131,15 @@ def _stage(cfg: ProcessConfig, sock: socket.socket) -> None:
     _set_step("fork init")
     for f in (sys.stdout, sys.stderr):
         f.flush()
+    # The child shares our socket: it must not speak before the parent has its pid (INIT_PID), or the parent
+    # would handle its first message not knowing whose it is. It waits for EOF on this pipe.
+    hold_r, hold_w = os.pipe()
     pid = os.fork()
     if pid == 0:
+        os.close(hold_w)
+        os.read(hold_r, 1)
+        os.close(hold_r)
         init_stage.main(cfg, sock)  # never returns
+    os.close(hold_r)
     sync.send(sock, Msg.INIT_PID, pid=pid)
+    os.close(hold_w)

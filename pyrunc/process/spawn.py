@@ -1,8 +1,10 @@
 """The parent's side of the process model: fork the intermediate, answer its and the init's requests.
 
 The protocol (and its diagram) is in `pyrunc.process.sync`. What the parent does at each message is supplied by
-the caller (`pyrunc.runtime.container`) as a `ParentSide`; this module owns only the fork, the message loop and
-killing/reaping the children when anything fails.
+the caller as a `ParentSide` (`pyrunc.runtime.container` for create/run, `pyrunc.runtime.exec` for exec); this
+module owns only the fork, the message loop and killing/reaping the children when anything fails. The child's
+entry point is the container's intermediate (`pyrunc.process.intermediate.main`) or exec's
+(`pyrunc.process.execproc.intermediate_main`): both speak the same protocol.
 """
 
 from __future__ import annotations
@@ -10,14 +12,16 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import socket
 import sys
 import threading
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, NoReturn, Protocol
 
 from pyrunc.errors import InitError
 from pyrunc.linux import prctl
-from pyrunc.process import idmap, intermediate, sync
-from pyrunc.process.config import ProcessConfig
+from pyrunc.process import intermediate, sync
+from pyrunc.process.config import ExecConfig, ProcessConfig
 from pyrunc.process.sync import Msg
 
 
@@ -25,6 +29,7 @@ class ParentSide(Protocol):
     """What the runtime does at each point of the handshake. Any exception aborts the container."""
 
     def on_intermediate(self, pid: int) -> None: ...     # cgroup apply + set, before the child may go on
+    def on_map_request(self, pid: int) -> None: ...      # write uid_map/gid_map of a new user namespace
     def on_init_pid(self, pid: int) -> None: ...         # save the pid (so `delete --force` finds it)
     def on_hooks(self, pid: int) -> dict[str, Any]: ...  # prestart + createRuntime; returns the hook state
     def on_ready(self, pid: int) -> None: ...            # rlimits, oom_score_adj, state "created"
@@ -69,8 +74,9 @@ def reap_orphans() -> None:
             return
 
 
-def spawn(cfg: ProcessConfig, parent: ParentSide) -> int:
-    """Start the container's init; return its host pid once set-up succeeded (EOF after RUN).
+def spawn(cfg: ProcessConfig | ExecConfig, parent: ParentSide,
+          child: Callable[[Any, socket.socket], NoReturn] = intermediate.main) -> int:
+    """Start the container's init (or exec's process); return its host pid once set-up succeeded (EOF after RUN).
 
     On failure the intermediate and the init are SIGKILLed and reaped before the exception propagates;
     everything else (cgroup, state dir) is the caller's to clean.
@@ -90,7 +96,7 @@ def spawn(cfg: ProcessConfig, parent: ParentSide) -> int:
         try:
             psock.close()
         finally:
-            intermediate.main(cfg, csock)  # never returns
+            child(cfg, csock)  # never returns
     csock.close()
     if cfg.console is not None:
         cfg.console.close()  # the init holds it now
@@ -111,11 +117,12 @@ def spawn(cfg: ProcessConfig, parent: ParentSide) -> int:
                                 inter_alive) from None
             if kind is Msg.ERROR:
                 raise sync.init_error(fields)
+            if kind in (Msg.HOOKS, Msg.READY, Msg.SECCOMP) and not init_pid:
+                raise InitError("sync", f"{kind.value} arrived before the process's pid")
             if kind is Msg.WARN:
                 parent.on_warn(str(fields.get("message", "")))
             elif kind is Msg.MAP_REQUEST:
-                spec = cfg.spec
-                idmap.write_mappings(int(fields["pid"]), spec.linux.uid_mappings, spec.linux.gid_mappings)
+                parent.on_map_request(int(fields["pid"]))
                 sync.send(psock, Msg.MAP_DONE)
             elif kind is Msg.INIT_PID:
                 init_pid = int(fields["pid"])

@@ -46,6 +46,8 @@ def _write_all(fd: int, data: bytes) -> bool:
 
 class Relay:
     def __init__(self, pid: int, master: int, signals: Iterable[int]) -> None:
+        if pid <= 0:  # os.kill(0 or -1, ...) would signal our own process group, or everything
+            raise ValueError(f"Relay: invalid pid {pid}")
         self.pid = pid
         self.master = master
         self.status: int | None = None
@@ -89,6 +91,9 @@ class Relay:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
+                if self.status is None:
+                    # No child left, ours included: someone else reaped it. Its status is lost; do not wait forever.
+                    self.status = 255
                 return
             if pid == 0:
                 return

@@ -84,7 +84,7 @@ def _listen_fds() -> int:
     return max(n, 0)
 
 
-def _check_extra_fds(listen: int, preserve: int) -> None:
+def check_extra_fds(listen: int, preserve: int) -> None:
     from pyrunc.linux import proc
 
     if preserve < 0:
@@ -95,7 +95,7 @@ def _check_extra_fds(listen: int, preserve: int) -> None:
             raise UsageError(f"{what}: fd {fd} is not open")
 
 
-def _connect_console(path: str) -> socket.socket:
+def connect_console(path: str) -> socket.socket:
     import socket
 
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
@@ -133,7 +133,7 @@ def _hook_state(st: State, status: str, pid: int | None) -> dict[str, Any]:
     return state_for_hooks(st.id, status, pid, st.bundle, st.annotations)
 
 
-def _send_pidfd(path: str, pid: int) -> None:
+def send_pidfd(path: str, pid: int) -> None:
     """`--pidfd-socket`: send a pidfd of the init over the socket (same framing as the console socket)."""
     import socket
 
@@ -172,6 +172,11 @@ class _Parent:
         self.cg.apply(pid)
         self.cg.set(self.spec.linux.resources or Resources(),
                     device_paths=tuple(d.path for d in self.spec.linux.devices))
+
+    def on_map_request(self, pid: int) -> None:
+        from pyrunc.process import idmap
+
+        idmap.write_mappings(pid, self.spec.linux.uid_mappings, self.spec.linux.gid_mappings)
 
     def on_init_pid(self, pid: int) -> None:
         from pyrunc.linux import proc
@@ -227,7 +232,7 @@ def create_container(root: str, cid: str, opts: CreateOptions) -> Created:
     from pyrunc.spec.load import load_bundle
 
     listen = _listen_fds()
-    _check_extra_fds(listen, opts.preserve_fds)
+    check_extra_fds(listen, opts.preserve_fds)
     extra = listen + opts.preserve_fds
     # Inherited fds (containerd passes a stray socket as fd 3) must not reach the container: close-on-exec for
     # all but stdio and the passed ones (SECURITY rule 4).
@@ -248,7 +253,7 @@ def create_container(root: str, cid: str, opts: CreateOptions) -> Created:
     tty_sock: socket.socket | None = None
     if process.terminal:
         if opts.console_socket:
-            console = _connect_console(opts.console_socket)
+            console = connect_console(opts.console_socket)
         else:  # foreground `run`: we are the console socket's other end
             tty_sock, console = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     from pyrunc.cgroups import manager_for
@@ -289,7 +294,7 @@ def create_container(root: str, cid: str, opts: CreateOptions) -> Created:
         if opts.pid_file:
             write_pid_file(opts.pid_file, pid)
         if opts.pidfd_socket:
-            _send_pidfd(opts.pidfd_socket, pid)
+            send_pidfd(opts.pidfd_socket, pid)
         return Created(state=st, spec=spec, cgroup=cg, pid=pid, tty_sock=tty_sock)
     except BaseException:
         if fifo_fd >= 0:
@@ -344,10 +349,18 @@ def create(root: str, cid: str, opts: CreateOptions) -> int:
 
 
 def _start_created(root: str, st: State) -> None:
-    """Release the init through exec.fifo, save "running", run poststart hooks (after the program was exec'd)."""
+    """Release the init through exec.fifo, save "running", run poststart hooks (after the program was exec'd).
+
+    runtime-spec v1.3.0 lifecycle steps 7 and 9: if a startContainer hook (run by the init, which reports the failure
+    back through exec.fifo) or a poststart hook fails, the runtime MUST generate an error and stop the container.
+    The container is left `stopped` (runc's behaviour); `delete` then destroys it (step 12) and runs poststop.
+    """
     from pyrunc.runtime import execfifo
 
-    execfifo.release(statestore.fifo_path(root, st.id), lambda: statestore.init_alive(st))
+    report = execfifo.release(statestore.fifo_path(root, st.id), lambda: statestore.init_alive(st))
+    if report:
+        _stop(st)
+        raise _init_report(report)
     st.status_hint = RUNNING
     statestore.save(root, st)
     if (st.config.get("hooks") or {}).get("poststart"):
@@ -355,7 +368,42 @@ def _start_created(root: str, st: State) -> None:
         from pyrunc.spec.model import Hooks
 
         hooks = Hooks.from_dict(st.config["hooks"])
-        run_hooks("poststart", hooks.poststart, _hook_state(st, RUNNING, st.pid), cwd=st.bundle)
+        try:
+            run_hooks("poststart", hooks.poststart, _hook_state(st, RUNNING, st.pid), cwd=st.bundle)
+        except BaseException:
+            _stop(st)
+            raise
+
+
+def _init_report(report: bytes) -> PyruncError:
+    """What the init wrote to exec.fifo after `start` released it (`pyrunc.process.sync.error_fields` as JSON)."""
+    import json
+
+    from pyrunc.errors import InitError
+
+    try:
+        fields = json.loads(report)
+        if not isinstance(fields, dict):
+            raise ValueError("not an object")
+    except ValueError:
+        return InitError("start", report.decode(errors="replace").strip() or "the container process failed")
+    return InitError(str(fields.get("step") or "start"), str(fields.get("message") or "error"),
+                     int(fields.get("errno") or 0), fields.get("spec_path"))
+
+
+def _stop(st: State) -> None:
+    """Stop the container (SIGKILL to every process of it) and wait until its init is gone."""
+    from pyrunc.runtime import teardown
+
+    try:
+        teardown.signal_all(st, signal.SIGKILL)
+    except PyruncError:
+        try:
+            teardown.signal_init(st, signal.SIGKILL)
+        except PyruncError:
+            pass
+    if not teardown.wait_gone(st, 10.0):
+        _log().warning("container %s: init %d still running after SIGKILL", st.id, st.pid)
 
 
 def start(root: str, cid: str) -> int:

@@ -8,6 +8,8 @@
 - `start` opens the fifo for reading (that unblocks the init), reads the byte, removes the fifo (from then on the
   container is `running`: status "created" means "the fifo exists"), and waits for EOF, which comes when execve
   closed the write end, so poststart hooks run after the user process was executed (runtime-spec lifecycle step 9).
+- If the init fails between the byte and execve (a startContainer hook, execve itself), it writes a JSON error
+  (`pyrunc.process.sync.error_fields`) before exiting: anything after the byte is that error, which `start` reports.
 """
 
 from __future__ import annotations
@@ -63,9 +65,10 @@ def wait_for_start(path_fd: int) -> int:
     return wfd
 
 
-def release(path: str, alive: Callable[[], bool], *, poll: float = 0.1) -> None:
+def release(path: str, alive: Callable[[], bool], *, poll: float = 0.1) -> bytes:
     """Start side: unblock the waiting init, remove the fifo, then wait until the init has exec'd (or died).
 
+    Returns what the init wrote after the start byte: empty when it exec'd the user process, else its error report.
     Raises InvalidTransition("cannot start a container that has stopped") if the init is gone before it
     answered (runc's wording).
     """
@@ -90,15 +93,19 @@ def release(path: str, alive: Callable[[], bool], *, poll: float = 0.1) -> None:
         except FileNotFoundError:
             pass
         # Wait for EOF: the init's write end is close-on-exec, so EOF means execve happened (or the init died).
+        report = b""
         while True:
             ready, _, _ = select.select([fd], [], [], poll)
             if ready:
                 try:
-                    if not os.read(fd, 4096):
-                        return
+                    chunk = os.read(fd, 4096)
                 except BlockingIOError:
                     continue
+                if not chunk:
+                    return report
+                if len(report) < 65536:
+                    report += chunk
             elif not alive():
-                return
+                return report
     finally:
         os.close(fd)

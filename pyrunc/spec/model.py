@@ -3,15 +3,22 @@
 OCI camelCase becomes snake_case here, exactly once. Absent fields are `None` (or an empty tuple/dict for lists and
 maps), so code elsewhere never indexes raw dicts. `from_dict` assumes the document already passed schema validation
 (`pyrunc.spec.schema`); it does not re-check types.
+
+Plain classes with `__slots__`, not dataclasses: `create` and `run` load this module on every call, and 34 frozen
+slotted dataclasses cost ~20 ms to build (plus `import dataclasses`, which imports `inspect`, and `typing`: ~10 ms
+more) where these cost well under 1 ms. They keep what the dataclasses gave: keyword and positional construction in
+field order, value equality and hashing, a readable repr, and `dataclasses.replace` / `fields` / `asdict` (see
+`_Record`). Immutable by convention: nothing assigns to a field after construction (use `replace`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
-Raw = Mapping[str, Any]
+    Raw = Mapping[str, Any]
 
 
 def _tuple_of(cls: Any, items: Any) -> tuple[Any, ...]:
@@ -22,43 +29,104 @@ def _opt(cls: Any, raw: Any) -> Any:
     return None if raw is None else cls.from_dict(raw)
 
 
+class _DataclassFields:
+    """`__dataclass_fields__` of a record class, built on first access (the `dataclasses` functions look for it):
+    the fields of a dataclass made with the same field names, so `dataclasses.replace(record, ...)`, `fields` and
+    `asdict` work on records as they did when these were dataclasses. Only code that calls them imports
+    `dataclasses`."""
+
+    def __get__(self, obj: object, owner: type) -> dict[str, Any]:
+        import dataclasses
+
+        made = dataclasses.make_dataclass(owner.__name__, owner._fields)  # type: ignore[attr-defined]
+        fields: dict[str, Any] = made.__dataclass_fields__
+        owner.__dataclass_fields__ = fields  # type: ignore[attr-defined]  # cached on the class itself
+        return fields
+
+
+class _Record:
+    """Base of the config classes: a frozen dataclass's value semantics, fields in `_fields` order."""
+
+    __slots__ = ()
+    __dataclass_fields__ = _DataclassFields()
+
+    _fields: tuple[str, ...] = ()  # the field names in order (each class: `__slots__ = _fields`)
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        return f"{type(self).__name__}({fields})"
+
+    def replace(self, **changes: Any) -> Any:
+        """A copy with some fields changed, like `dataclasses.replace`."""
+        values = {name: getattr(self, name) for name in self._fields}
+        values.update(changes)
+        return type(self)(**values)
+
+
 # --------------------------------------------------------------------------------------------- process
 
 
-@dataclass(frozen=True, slots=True)
-class ConsoleSize:
+class ConsoleSize(_Record):
     """`process.consoleSize`."""
 
-    height: int
-    width: int
+    _fields = ("height", "width")
+    __slots__ = _fields
+
+    def __init__(self, height: int, width: int) -> None:
+        self.height = height
+        self.width = width
 
     @classmethod
     def from_dict(cls, d: Raw) -> ConsoleSize:
         return cls(height=d["height"], width=d["width"])
 
 
-@dataclass(frozen=True, slots=True)
-class Rlimit:
+class Rlimit(_Record):
     """One entry of `process.rlimits`."""
 
-    type: str
-    soft: int
-    hard: int
+    _fields = ("type", "soft", "hard")
+    __slots__ = _fields
+
+    def __init__(self, type: str, soft: int, hard: int) -> None:
+        self.type = type
+        self.soft = soft
+        self.hard = hard
 
     @classmethod
     def from_dict(cls, d: Raw) -> Rlimit:
         return cls(type=d["type"], soft=d["soft"], hard=d["hard"])
 
 
-@dataclass(frozen=True, slots=True)
-class Capabilities:
+class Capabilities(_Record):
     """`process.capabilities`: five sets of names like `CAP_KILL`. `None` means the set is absent (empty)."""
 
-    bounding: tuple[str, ...] = ()
-    effective: tuple[str, ...] = ()
-    inheritable: tuple[str, ...] = ()
-    permitted: tuple[str, ...] = ()
-    ambient: tuple[str, ...] = ()
+    _fields = ("bounding", "effective", "inheritable", "permitted", "ambient")
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        bounding: tuple[str, ...] = (),
+        effective: tuple[str, ...] = (),
+        inheritable: tuple[str, ...] = (),
+        permitted: tuple[str, ...] = (),
+        ambient: tuple[str, ...] = (),
+    ) -> None:
+        self.bounding = bounding
+        self.effective = effective
+        self.inheritable = inheritable
+        self.permitted = permitted
+        self.ambient = ambient
 
     @classmethod
     def from_dict(cls, d: Raw) -> Capabilities:
@@ -71,15 +139,25 @@ class Capabilities:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class User:
+class User(_Record):
     """`process.user`."""
 
-    uid: int = 0
-    gid: int = 0
-    umask: int | None = None
-    additional_gids: tuple[int, ...] = ()
-    username: str | None = None
+    _fields = ("uid", "gid", "umask", "additional_gids", "username")
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        uid: int = 0,
+        gid: int = 0,
+        umask: int | None = None,
+        additional_gids: tuple[int, ...] = (),
+        username: str | None = None,
+    ) -> None:
+        self.uid = uid
+        self.gid = gid
+        self.umask = umask
+        self.additional_gids = additional_gids
+        self.username = username
 
     @classmethod
     def from_dict(cls, d: Raw) -> User:
@@ -92,17 +170,29 @@ class User:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Scheduler:
+class Scheduler(_Record):
     """`process.scheduler` (sched_setattr)."""
 
-    policy: str
-    nice: int = 0
-    priority: int = 0
-    flags: tuple[str, ...] = ()
-    runtime: int = 0
-    deadline: int = 0
-    period: int = 0
+    _fields = ("policy", "nice", "priority", "flags", "runtime", "deadline", "period")
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        policy: str,
+        nice: int = 0,
+        priority: int = 0,
+        flags: tuple[str, ...] = (),
+        runtime: int = 0,
+        deadline: int = 0,
+        period: int = 0,
+    ) -> None:
+        self.policy = policy
+        self.nice = nice
+        self.priority = priority
+        self.flags = flags
+        self.runtime = runtime
+        self.deadline = deadline
+        self.period = period
 
     @classmethod
     def from_dict(cls, d: Raw) -> Scheduler:
@@ -117,50 +207,81 @@ class Scheduler:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class IOPriority:
+class IOPriority(_Record):
     """`process.ioPriority`."""
 
-    klass: str
-    priority: int = 0
+    _fields = ("klass", "priority")
+    __slots__ = _fields
+
+    def __init__(self, klass: str, priority: int = 0) -> None:
+        self.klass = klass
+        self.priority = priority
 
     @classmethod
     def from_dict(cls, d: Raw) -> IOPriority:
         return cls(klass=d["class"], priority=d.get("priority", 0))
 
 
-@dataclass(frozen=True, slots=True)
-class ExecCPUAffinity:
+class ExecCPUAffinity(_Record):
     """`process.execCPUAffinity` (cpu lists like "0-3,7")."""
 
-    initial: str | None = None
-    final: str | None = None
+    _fields = ("initial", "final")
+    __slots__ = _fields
+
+    def __init__(self, initial: str | None = None, final: str | None = None) -> None:
+        self.initial = initial
+        self.final = final
 
     @classmethod
     def from_dict(cls, d: Raw) -> ExecCPUAffinity:
         return cls(initial=d.get("initial"), final=d.get("final"))
 
 
-@dataclass(frozen=True, slots=True)
-class Process:
+class Process(_Record):
     """`process`: also the shape of `exec --process FILE`."""
 
-    args: tuple[str, ...]
-    cwd: str = "/"
-    env: tuple[str, ...] = ()
-    terminal: bool = False
-    console_size: ConsoleSize | None = None
-    command_line: str | None = None
-    user: User = field(default_factory=User)
-    rlimits: tuple[Rlimit, ...] = ()
-    capabilities: Capabilities | None = None
-    no_new_privileges: bool = False
-    oom_score_adj: int | None = None
-    apparmor_profile: str | None = None
-    selinux_label: str | None = None
-    scheduler: Scheduler | None = None
-    io_priority: IOPriority | None = None
-    exec_cpu_affinity: ExecCPUAffinity | None = None
+    _fields = (
+        "args", "cwd", "env", "terminal", "console_size", "command_line", "user", "rlimits", "capabilities",
+        "no_new_privileges", "oom_score_adj", "apparmor_profile", "selinux_label", "scheduler", "io_priority",
+        "exec_cpu_affinity",
+    )
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        args: tuple[str, ...],
+        cwd: str = "/",
+        env: tuple[str, ...] = (),
+        terminal: bool = False,
+        console_size: ConsoleSize | None = None,
+        command_line: str | None = None,
+        user: User | None = None,
+        rlimits: tuple[Rlimit, ...] = (),
+        capabilities: Capabilities | None = None,
+        no_new_privileges: bool = False,
+        oom_score_adj: int | None = None,
+        apparmor_profile: str | None = None,
+        selinux_label: str | None = None,
+        scheduler: Scheduler | None = None,
+        io_priority: IOPriority | None = None,
+        exec_cpu_affinity: ExecCPUAffinity | None = None,
+    ) -> None:
+        self.args = args
+        self.cwd = cwd
+        self.env = env
+        self.terminal = terminal
+        self.console_size = console_size
+        self.command_line = command_line
+        self.user = User() if user is None else user
+        self.rlimits = rlimits
+        self.capabilities = capabilities
+        self.no_new_privileges = no_new_privileges
+        self.oom_score_adj = oom_score_adj
+        self.apparmor_profile = apparmor_profile
+        self.selinux_label = selinux_label
+        self.scheduler = scheduler
+        self.io_priority = io_priority
+        self.exec_cpu_affinity = exec_cpu_affinity
 
     @classmethod
     def from_dict(cls, d: Raw) -> Process:
@@ -187,42 +308,60 @@ class Process:
 # --------------------------------------------------------------------------------------------- root, mounts, hooks
 
 
-@dataclass(frozen=True, slots=True)
-class Root:
+class Root(_Record):
     """`root`. `path` is already resolved against the bundle by `pyrunc.spec.load`."""
 
-    path: str
-    readonly: bool = False
+    _fields = ("path", "readonly")
+    __slots__ = _fields
+
+    def __init__(self, path: str, readonly: bool = False) -> None:
+        self.path = path
+        self.readonly = readonly
 
     @classmethod
     def from_dict(cls, d: Raw) -> Root:
         return cls(path=d["path"], readonly=bool(d.get("readonly", False)))
 
 
-@dataclass(frozen=True, slots=True)
-class IDMapping:
+class IDMapping(_Record):
     """One entry of `linux.uidMappings` / `linux.gidMappings` / `mounts[].uidMappings`."""
 
-    container_id: int
-    host_id: int
-    size: int
+    _fields = ("container_id", "host_id", "size")
+    __slots__ = _fields
+
+    def __init__(self, container_id: int, host_id: int, size: int) -> None:
+        self.container_id = container_id
+        self.host_id = host_id
+        self.size = size
 
     @classmethod
     def from_dict(cls, d: Raw) -> IDMapping:
         return cls(container_id=d["containerID"], host_id=d["hostID"], size=d["size"])
 
 
-@dataclass(frozen=True, slots=True)
-class Mount:
+class Mount(_Record):
     """One entry of `mounts`. `index` is its position, for error messages (`/mounts/<index>`)."""
 
-    destination: str
-    type: str | None = None
-    source: str | None = None
-    options: tuple[str, ...] = ()
-    uid_mappings: tuple[IDMapping, ...] = ()
-    gid_mappings: tuple[IDMapping, ...] = ()
-    index: int = 0
+    _fields = ("destination", "type", "source", "options", "uid_mappings", "gid_mappings", "index")
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        destination: str,
+        type: str | None = None,
+        source: str | None = None,
+        options: tuple[str, ...] = (),
+        uid_mappings: tuple[IDMapping, ...] = (),
+        gid_mappings: tuple[IDMapping, ...] = (),
+        index: int = 0,
+    ) -> None:
+        self.destination = destination
+        self.type = type
+        self.source = source
+        self.options = options
+        self.uid_mappings = uid_mappings
+        self.gid_mappings = gid_mappings
+        self.index = index
 
     @property
     def spec_path(self) -> str:
@@ -241,14 +380,23 @@ class Mount:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Hook:
+class Hook(_Record):
     """One entry of a `hooks.<kind>` list."""
 
-    path: str
-    args: tuple[str, ...] = ()
-    env: tuple[str, ...] = ()
-    timeout: int | None = None
+    _fields = ("path", "args", "env", "timeout")
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        path: str,
+        args: tuple[str, ...] = (),
+        env: tuple[str, ...] = (),
+        timeout: int | None = None,
+    ) -> None:
+        self.path = path
+        self.args = args
+        self.env = env
+        self.timeout = timeout
 
     @classmethod
     def from_dict(cls, d: Raw) -> Hook:
@@ -263,16 +411,27 @@ class Hook:
 HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
 
 
-@dataclass(frozen=True, slots=True)
-class Hooks:
+class Hooks(_Record):
     """`hooks`: the six kinds, each a tuple in config order."""
 
-    prestart: tuple[Hook, ...] = ()
-    create_runtime: tuple[Hook, ...] = ()
-    create_container: tuple[Hook, ...] = ()
-    start_container: tuple[Hook, ...] = ()
-    poststart: tuple[Hook, ...] = ()
-    poststop: tuple[Hook, ...] = ()
+    _fields = ("prestart", "create_runtime", "create_container", "start_container", "poststart", "poststop")
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        prestart: tuple[Hook, ...] = (),
+        create_runtime: tuple[Hook, ...] = (),
+        create_container: tuple[Hook, ...] = (),
+        start_container: tuple[Hook, ...] = (),
+        poststart: tuple[Hook, ...] = (),
+        poststop: tuple[Hook, ...] = (),
+    ) -> None:
+        self.prestart = prestart
+        self.create_runtime = create_runtime
+        self.create_container = create_container
+        self.start_container = start_container
+        self.poststart = poststart
+        self.poststop = poststop
 
     def of(self, kind: str) -> tuple[Hook, ...]:
         """Hooks of an OCI kind name (`createRuntime`, ...)."""
@@ -300,29 +459,44 @@ class Hooks:
 # --------------------------------------------------------------------------------------------- linux
 
 
-@dataclass(frozen=True, slots=True)
-class Namespace:
+class Namespace(_Record):
     """One entry of `linux.namespaces`."""
 
-    type: str
-    path: str | None = None
+    _fields = ("type", "path")
+    __slots__ = _fields
+
+    def __init__(self, type: str, path: str | None = None) -> None:
+        self.type = type
+        self.path = path
 
     @classmethod
     def from_dict(cls, d: Raw) -> Namespace:
         return cls(type=d["type"], path=d.get("path") or None)
 
 
-@dataclass(frozen=True, slots=True)
-class Device:
+class Device(_Record):
     """One entry of `linux.devices`."""
 
-    type: str
-    path: str
-    major: int | None = None
-    minor: int | None = None
-    file_mode: int | None = None
-    uid: int | None = None
-    gid: int | None = None
+    _fields = ("type", "path", "major", "minor", "file_mode", "uid", "gid")
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        type: str,
+        path: str,
+        major: int | None = None,
+        minor: int | None = None,
+        file_mode: int | None = None,
+        uid: int | None = None,
+        gid: int | None = None,
+    ) -> None:
+        self.type = type
+        self.path = path
+        self.major = major
+        self.minor = minor
+        self.file_mode = file_mode
+        self.uid = uid
+        self.gid = gid
 
     @classmethod
     def from_dict(cls, d: Raw) -> Device:
@@ -337,15 +511,25 @@ class Device:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceRule:
+class DeviceRule(_Record):
     """One entry of `linux.resources.devices` (cgroup device allow/deny rule)."""
 
-    allow: bool
-    type: str | None = None  # a, b, c; None means all
-    major: int | None = None  # None means all (*)
-    minor: int | None = None
-    access: str | None = None  # subset of "rwm"; None means rwm
+    _fields = ("allow", "type", "major", "minor", "access")
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        allow: bool,
+        type: str | None = None,
+        major: int | None = None,
+        minor: int | None = None,
+        access: str | None = None,
+    ) -> None:
+        self.allow = allow
+        self.type = type  # a, b, c; None means all
+        self.major = major  # None means all (*)
+        self.minor = minor
+        self.access = access  # subset of "rwm"; None means rwm
 
     @classmethod
     def from_dict(cls, d: Raw) -> DeviceRule:
@@ -353,19 +537,36 @@ class DeviceRule:
                    access=d.get("access"))
 
 
-@dataclass(frozen=True, slots=True)
-class Memory:
+class Memory(_Record):
     """`linux.resources.memory`."""
 
-    limit: int | None = None
-    reservation: int | None = None
-    swap: int | None = None
-    kernel: int | None = None
-    kernel_tcp: int | None = None
-    swappiness: int | None = None
-    disable_oom_killer: bool | None = None
-    use_hierarchy: bool | None = None
-    check_before_update: bool | None = None
+    _fields = (
+        "limit", "reservation", "swap", "kernel", "kernel_tcp", "swappiness", "disable_oom_killer", "use_hierarchy",
+        "check_before_update",
+    )
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        limit: int | None = None,
+        reservation: int | None = None,
+        swap: int | None = None,
+        kernel: int | None = None,
+        kernel_tcp: int | None = None,
+        swappiness: int | None = None,
+        disable_oom_killer: bool | None = None,
+        use_hierarchy: bool | None = None,
+        check_before_update: bool | None = None,
+    ) -> None:
+        self.limit = limit
+        self.reservation = reservation
+        self.swap = swap
+        self.kernel = kernel
+        self.kernel_tcp = kernel_tcp
+        self.swappiness = swappiness
+        self.disable_oom_killer = disable_oom_killer
+        self.use_hierarchy = use_hierarchy
+        self.check_before_update = check_before_update
 
     @classmethod
     def from_dict(cls, d: Raw) -> Memory:
@@ -382,19 +583,33 @@ class Memory:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class CPU:
+class CPU(_Record):
     """`linux.resources.cpu`."""
 
-    shares: int | None = None
-    quota: int | None = None
-    burst: int | None = None
-    period: int | None = None
-    realtime_runtime: int | None = None
-    realtime_period: int | None = None
-    cpus: str | None = None
-    mems: str | None = None
-    idle: int | None = None
+    _fields = ("shares", "quota", "burst", "period", "realtime_runtime", "realtime_period", "cpus", "mems", "idle")
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        shares: int | None = None,
+        quota: int | None = None,
+        burst: int | None = None,
+        period: int | None = None,
+        realtime_runtime: int | None = None,
+        realtime_period: int | None = None,
+        cpus: str | None = None,
+        mems: str | None = None,
+        idle: int | None = None,
+    ) -> None:
+        self.shares = shares
+        self.quota = quota
+        self.burst = burst
+        self.period = period
+        self.realtime_runtime = realtime_runtime
+        self.realtime_period = realtime_period
+        self.cpus = cpus
+        self.mems = mems
+        self.idle = idle
 
     @classmethod
     def from_dict(cls, d: Raw) -> CPU:
@@ -411,55 +626,79 @@ class CPU:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Pids:
+class Pids(_Record):
     """`linux.resources.pids`. A limit of 0 is a real limit (no new processes); -1 is unlimited."""
 
-    limit: int | None = None
+    _fields = ("limit",)
+    __slots__ = _fields
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = limit
 
     @classmethod
     def from_dict(cls, d: Raw) -> Pids:
         return cls(limit=d.get("limit"))
 
 
-@dataclass(frozen=True, slots=True)
-class WeightDevice:
+class WeightDevice(_Record):
     """`linux.resources.blockIO.weightDevice[]`."""
 
-    major: int
-    minor: int
-    weight: int | None = None
-    leaf_weight: int | None = None
+    _fields = ("major", "minor", "weight", "leaf_weight")
+    __slots__ = _fields
+
+    def __init__(self, major: int, minor: int, weight: int | None = None, leaf_weight: int | None = None) -> None:
+        self.major = major
+        self.minor = minor
+        self.weight = weight
+        self.leaf_weight = leaf_weight
 
     @classmethod
     def from_dict(cls, d: Raw) -> WeightDevice:
         return cls(major=d["major"], minor=d["minor"], weight=d.get("weight"), leaf_weight=d.get("leafWeight"))
 
 
-@dataclass(frozen=True, slots=True)
-class ThrottleDevice:
+class ThrottleDevice(_Record):
     """`linux.resources.blockIO.throttle*Device[]`."""
 
-    major: int
-    minor: int
-    rate: int
+    _fields = ("major", "minor", "rate")
+    __slots__ = _fields
+
+    def __init__(self, major: int, minor: int, rate: int) -> None:
+        self.major = major
+        self.minor = minor
+        self.rate = rate
 
     @classmethod
     def from_dict(cls, d: Raw) -> ThrottleDevice:
         return cls(major=d["major"], minor=d["minor"], rate=d["rate"])
 
 
-@dataclass(frozen=True, slots=True)
-class BlockIO:
+class BlockIO(_Record):
     """`linux.resources.blockIO`."""
 
-    weight: int | None = None
-    leaf_weight: int | None = None
-    weight_device: tuple[WeightDevice, ...] = ()
-    throttle_read_bps_device: tuple[ThrottleDevice, ...] = ()
-    throttle_write_bps_device: tuple[ThrottleDevice, ...] = ()
-    throttle_read_iops_device: tuple[ThrottleDevice, ...] = ()
-    throttle_write_iops_device: tuple[ThrottleDevice, ...] = ()
+    _fields = (
+        "weight", "leaf_weight", "weight_device", "throttle_read_bps_device", "throttle_write_bps_device",
+        "throttle_read_iops_device", "throttle_write_iops_device",
+    )
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        weight: int | None = None,
+        leaf_weight: int | None = None,
+        weight_device: tuple[WeightDevice, ...] = (),
+        throttle_read_bps_device: tuple[ThrottleDevice, ...] = (),
+        throttle_write_bps_device: tuple[ThrottleDevice, ...] = (),
+        throttle_read_iops_device: tuple[ThrottleDevice, ...] = (),
+        throttle_write_iops_device: tuple[ThrottleDevice, ...] = (),
+    ) -> None:
+        self.weight = weight
+        self.leaf_weight = leaf_weight
+        self.weight_device = weight_device
+        self.throttle_read_bps_device = throttle_read_bps_device
+        self.throttle_write_bps_device = throttle_write_bps_device
+        self.throttle_read_iops_device = throttle_read_iops_device
+        self.throttle_write_iops_device = throttle_write_iops_device
 
     @classmethod
     def from_dict(cls, d: Raw) -> BlockIO:
@@ -474,65 +713,91 @@ class BlockIO:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class HugepageLimit:
+class HugepageLimit(_Record):
     """`linux.resources.hugepageLimits[]`."""
 
-    page_size: str
-    limit: int
+    _fields = ("page_size", "limit")
+    __slots__ = _fields
+
+    def __init__(self, page_size: str, limit: int) -> None:
+        self.page_size = page_size
+        self.limit = limit
 
     @classmethod
     def from_dict(cls, d: Raw) -> HugepageLimit:
         return cls(page_size=d["pageSize"], limit=d["limit"])
 
 
-@dataclass(frozen=True, slots=True)
-class NetPriority:
-    name: str
-    priority: int
+class NetPriority(_Record):
+    _fields = ("name", "priority")
+    __slots__ = _fields
+
+    def __init__(self, name: str, priority: int) -> None:
+        self.name = name
+        self.priority = priority
 
     @classmethod
     def from_dict(cls, d: Raw) -> NetPriority:
         return cls(name=d["name"], priority=d["priority"])
 
 
-@dataclass(frozen=True, slots=True)
-class Network:
+class Network(_Record):
     """`linux.resources.network`."""
 
-    class_id: int | None = None
-    priorities: tuple[NetPriority, ...] = ()
+    _fields = ("class_id", "priorities")
+    __slots__ = _fields
+
+    def __init__(self, class_id: int | None = None, priorities: tuple[NetPriority, ...] = ()) -> None:
+        self.class_id = class_id
+        self.priorities = priorities
 
     @classmethod
     def from_dict(cls, d: Raw) -> Network:
         return cls(class_id=d.get("classID"), priorities=_tuple_of(NetPriority, d.get("priorities")))
 
 
-@dataclass(frozen=True, slots=True)
-class Rdma:
+class Rdma(_Record):
     """`linux.resources.rdma.<device>`."""
 
-    hca_handles: int | None = None
-    hca_objects: int | None = None
+    _fields = ("hca_handles", "hca_objects")
+    __slots__ = _fields
+
+    def __init__(self, hca_handles: int | None = None, hca_objects: int | None = None) -> None:
+        self.hca_handles = hca_handles
+        self.hca_objects = hca_objects
 
     @classmethod
     def from_dict(cls, d: Raw) -> Rdma:
         return cls(hca_handles=d.get("hcaHandles"), hca_objects=d.get("hcaObjects"))
 
 
-@dataclass(frozen=True, slots=True)
-class Resources:
+class Resources(_Record):
     """`linux.resources` (also the document `update --resources` reads)."""
 
-    devices: tuple[DeviceRule, ...] = ()
-    memory: Memory | None = None
-    cpu: CPU | None = None
-    pids: Pids | None = None
-    block_io: BlockIO | None = None
-    hugepage_limits: tuple[HugepageLimit, ...] = ()
-    network: Network | None = None
-    rdma: Mapping[str, Rdma] = field(default_factory=dict)
-    unified: Mapping[str, str] = field(default_factory=dict)
+    _fields = ("devices", "memory", "cpu", "pids", "block_io", "hugepage_limits", "network", "rdma", "unified")
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        devices: tuple[DeviceRule, ...] = (),
+        memory: Memory | None = None,
+        cpu: CPU | None = None,
+        pids: Pids | None = None,
+        block_io: BlockIO | None = None,
+        hugepage_limits: tuple[HugepageLimit, ...] = (),
+        network: Network | None = None,
+        rdma: Mapping[str, Rdma] | None = None,
+        unified: Mapping[str, str] | None = None,
+    ) -> None:
+        self.devices = devices
+        self.memory = memory
+        self.cpu = cpu
+        self.pids = pids
+        self.block_io = block_io
+        self.hugepage_limits = hugepage_limits
+        self.network = network
+        self.rdma = {} if rdma is None else rdma
+        self.unified = {} if unified is None else unified
 
     @classmethod
     def from_dict(cls, d: Raw) -> Resources:
@@ -549,29 +814,42 @@ class Resources:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class SeccompArg:
+class SeccompArg(_Record):
     """`linux.seccomp.syscalls[].args[]`."""
 
-    index: int
-    value: int
-    op: str
-    value_two: int = 0
+    _fields = ("index", "value", "op", "value_two")
+    __slots__ = _fields
+
+    def __init__(self, index: int, value: int, op: str, value_two: int = 0) -> None:
+        self.index = index
+        self.value = value
+        self.op = op
+        self.value_two = value_two
 
     @classmethod
     def from_dict(cls, d: Raw) -> SeccompArg:
         return cls(index=d["index"], value=d["value"], op=d["op"], value_two=d.get("valueTwo", 0))
 
 
-@dataclass(frozen=True, slots=True)
-class SeccompSyscall:
+class SeccompSyscall(_Record):
     """`linux.seccomp.syscalls[]`. `index` is its position, for error messages."""
 
-    names: tuple[str, ...]
-    action: str
-    errno_ret: int | None = None
-    args: tuple[SeccompArg, ...] = ()
-    index: int = 0
+    _fields = ("names", "action", "errno_ret", "args", "index")
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        action: str,
+        errno_ret: int | None = None,
+        args: tuple[SeccompArg, ...] = (),
+        index: int = 0,
+    ) -> None:
+        self.names = names
+        self.action = action
+        self.errno_ret = errno_ret
+        self.args = args
+        self.index = index
 
     @classmethod
     def from_dict(cls, d: Raw, index: int = 0) -> SeccompSyscall:
@@ -584,17 +862,32 @@ class SeccompSyscall:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Seccomp:
+class Seccomp(_Record):
     """`linux.seccomp`."""
 
-    default_action: str
-    default_errno_ret: int | None = None
-    architectures: tuple[str, ...] = ()
-    flags: tuple[str, ...] | None = None  # None (absent) differs from []: runc then sets SPEC_ALLOW if supported
-    listener_path: str | None = None
-    listener_metadata: str | None = None
-    syscalls: tuple[SeccompSyscall, ...] = ()
+    _fields = (
+        "default_action", "default_errno_ret", "architectures", "flags", "listener_path", "listener_metadata",
+        "syscalls",
+    )
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        default_action: str,
+        default_errno_ret: int | None = None,
+        architectures: tuple[str, ...] = (),
+        flags: tuple[str, ...] | None = None,
+        listener_path: str | None = None,
+        listener_metadata: str | None = None,
+        syscalls: tuple[SeccompSyscall, ...] = (),
+    ) -> None:
+        self.default_action = default_action
+        self.default_errno_ret = default_errno_ret
+        self.architectures = architectures
+        self.flags = flags  # None (absent) differs from []: runc then sets SPEC_ALLOW if supported
+        self.listener_path = listener_path
+        self.listener_metadata = listener_metadata
+        self.syscalls = syscalls
 
     @classmethod
     def from_dict(cls, d: Raw) -> Seccomp:
@@ -609,51 +902,83 @@ class Seccomp:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class TimeOffset:
+class TimeOffset(_Record):
     """`linux.timeOffsets.<clock>`."""
 
-    secs: int = 0
-    nanosecs: int = 0
+    _fields = ("secs", "nanosecs")
+    __slots__ = _fields
+
+    def __init__(self, secs: int = 0, nanosecs: int = 0) -> None:
+        self.secs = secs
+        self.nanosecs = nanosecs
 
     @classmethod
     def from_dict(cls, d: Raw) -> TimeOffset:
         return cls(secs=d.get("secs", 0), nanosecs=d.get("nanosecs", 0))
 
 
-@dataclass(frozen=True, slots=True)
-class Personality:
+class Personality(_Record):
     """`linux.personality`."""
 
-    domain: str
-    flags: tuple[str, ...] = ()
+    _fields = ("domain", "flags")
+    __slots__ = _fields
+
+    def __init__(self, domain: str, flags: tuple[str, ...] = ()) -> None:
+        self.domain = domain
+        self.flags = flags
 
     @classmethod
     def from_dict(cls, d: Raw) -> Personality:
         return cls(domain=d["domain"], flags=tuple(d.get("flags") or ()))
 
 
-@dataclass(frozen=True, slots=True)
-class Linux:
+class Linux(_Record):
     """`linux`."""
 
-    namespaces: tuple[Namespace, ...] = ()
-    uid_mappings: tuple[IDMapping, ...] = ()
-    gid_mappings: tuple[IDMapping, ...] = ()
-    time_offsets: Mapping[str, TimeOffset] = field(default_factory=dict)
-    devices: tuple[Device, ...] = ()
-    cgroups_path: str | None = None
-    resources: Resources | None = None
-    rootfs_propagation: str | None = None
-    masked_paths: tuple[str, ...] = ()
-    readonly_paths: tuple[str, ...] = ()
-    mount_label: str | None = None
-    sysctl: Mapping[str, str] = field(default_factory=dict)
-    seccomp: Seccomp | None = None
-    personality: Personality | None = None
-    net_devices: Mapping[str, str] = field(default_factory=dict)  # host name -> name in the container
-    intel_rdt: Mapping[str, Any] | None = None
-    memory_policy: Mapping[str, Any] | None = None
+    _fields = (
+        "namespaces", "uid_mappings", "gid_mappings", "time_offsets", "devices", "cgroups_path", "resources",
+        "rootfs_propagation", "masked_paths", "readonly_paths", "mount_label", "sysctl", "seccomp", "personality",
+        "net_devices", "intel_rdt", "memory_policy",
+    )
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        namespaces: tuple[Namespace, ...] = (),
+        uid_mappings: tuple[IDMapping, ...] = (),
+        gid_mappings: tuple[IDMapping, ...] = (),
+        time_offsets: Mapping[str, TimeOffset] | None = None,
+        devices: tuple[Device, ...] = (),
+        cgroups_path: str | None = None,
+        resources: Resources | None = None,
+        rootfs_propagation: str | None = None,
+        masked_paths: tuple[str, ...] = (),
+        readonly_paths: tuple[str, ...] = (),
+        mount_label: str | None = None,
+        sysctl: Mapping[str, str] | None = None,
+        seccomp: Seccomp | None = None,
+        personality: Personality | None = None,
+        net_devices: Mapping[str, str] | None = None,
+        intel_rdt: Mapping[str, Any] | None = None,
+        memory_policy: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.namespaces = namespaces
+        self.uid_mappings = uid_mappings
+        self.gid_mappings = gid_mappings
+        self.time_offsets = {} if time_offsets is None else time_offsets
+        self.devices = devices
+        self.cgroups_path = cgroups_path
+        self.resources = resources
+        self.rootfs_propagation = rootfs_propagation
+        self.masked_paths = masked_paths
+        self.readonly_paths = readonly_paths
+        self.mount_label = mount_label
+        self.sysctl = {} if sysctl is None else sysctl
+        self.seccomp = seccomp
+        self.personality = personality
+        self.net_devices = {} if net_devices is None else net_devices  # host name -> name in the container
+        self.intel_rdt = intel_rdt
+        self.memory_policy = memory_policy
 
     def namespace(self, kind: str) -> Namespace | None:
         """The entry of `linux.namespaces` of this type, or None (then the host's namespace is kept)."""
@@ -688,20 +1013,37 @@ class Linux:
 # --------------------------------------------------------------------------------------------- the whole config
 
 
-@dataclass(frozen=True, slots=True)
-class Spec:
+class Spec(_Record):
     """A whole config.json. `bundle` is the absolute bundle directory; `root.path` is absolute."""
 
-    oci_version: str
-    root: Root
-    process: Process | None = None
-    hostname: str | None = None
-    domainname: str | None = None
-    mounts: tuple[Mount, ...] = ()
-    hooks: Hooks = field(default_factory=Hooks)
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    linux: Linux = field(default_factory=Linux)
-    bundle: str = ""
+    _fields = (
+        "oci_version", "root", "process", "hostname", "domainname", "mounts", "hooks", "annotations", "linux", "bundle",
+    )
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        oci_version: str,
+        root: Root,
+        process: Process | None = None,
+        hostname: str | None = None,
+        domainname: str | None = None,
+        mounts: tuple[Mount, ...] = (),
+        hooks: Hooks | None = None,
+        annotations: Mapping[str, str] | None = None,
+        linux: Linux | None = None,
+        bundle: str = "",
+    ) -> None:
+        self.oci_version = oci_version
+        self.root = root
+        self.process = process
+        self.hostname = hostname
+        self.domainname = domainname
+        self.mounts = mounts
+        self.hooks = Hooks() if hooks is None else hooks
+        self.annotations = {} if annotations is None else annotations
+        self.linux = Linux() if linux is None else linux
+        self.bundle = bundle
 
     @classmethod
     def from_dict(cls, d: Raw, bundle: str = "") -> Spec:

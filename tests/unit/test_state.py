@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pyrunc.errors import ContainerExists, ContainerNotExist, UsageError
+from pyrunc.errors import ContainerExists, ContainerNotExist, PyruncError, UsageError
 from pyrunc.paths import validate_id
 from pyrunc.runtime import state
 
@@ -95,7 +95,7 @@ def test_oci_shape() -> None:
     json.dumps(out)
 
 
-@pytest.mark.parametrize("bad", ["", ".", "..", "a/b", "../x", "a b", "x" * 256, "é", "a\x00b"])
+@pytest.mark.parametrize("bad", ["", ".", "..", "a/b", "../x", "a b", "x" * 256, "é", "a\x00b", "a\n", "\u0661"])
 def test_bad_ids(bad: str) -> None:
     with pytest.raises(UsageError):
         validate_id(bad)
@@ -104,3 +104,80 @@ def test_bad_ids(bad: str) -> None:
 @pytest.mark.parametrize("good", ["a", "abc-123", "A_b.c+d", "x" * 255])
 def test_good_ids(good: str) -> None:
     assert validate_id(good) == good
+
+
+def test_config_is_kept_apart_and_loaded_on_use(tmp_path: Path) -> None:
+    """state.json stays small (list/state/kill read it for every container); the config is read only when asked."""
+    root = str(tmp_path)
+    state.reserve(root, "c")
+    config = {"ociVersion": "1.3.0", "hooks": {"poststop": [{"path": "/bin/true"}]}, "big": ["x" * 100] * 100}
+    state.save(root, state.State(id="c", bundle="/b", config=config))
+    on_disk = json.loads((tmp_path / "c" / "state.json").read_text())
+    assert "config" not in on_disk and on_disk["id"] == "c"
+    assert json.loads((tmp_path / "c" / "config.json").read_text()) == config
+    again = state.load(root, "c")
+    assert again._config is None  # not read yet
+    assert again.config == config
+    assert again.to_dict()["config"] == config
+
+
+def test_config_changes_are_saved(tmp_path: Path) -> None:
+    root = str(tmp_path)
+    state.reserve(root, "c")
+    state.save(root, state.State(id="c", bundle="/b", config={"linux": {}}))
+    st = state.load(root, "c")
+    st.config.setdefault("linux", {})["resources"] = {"pids": {"limit": 10}}  # what `update` does
+    state.save(root, st)
+    assert state.load(root, "c").config["linux"]["resources"] == {"pids": {"limit": 10}}
+    # A save of a state whose config was never read leaves config.json alone.
+    st = state.load(root, "c")
+    st.status_hint = "running"
+    state.save(root, st)
+    assert state.load(root, "c").config["linux"]["resources"] == {"pids": {"limit": 10}}
+
+
+def test_state_files_of_older_versions_still_load(tmp_path: Path) -> None:
+    """Before config.json, the config was a field of state.json."""
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "state.json").write_text(json.dumps(
+        {"id": "old", "bundle": "/b", "pid": 0, "status_hint": "created", "config": {"ociVersion": "1.0.2"}}))
+    st = state.load(str(tmp_path), "old")
+    assert st.config == {"ociVersion": "1.0.2"} and st.status_hint == "created"
+
+
+def test_corrupt_files(tmp_path: Path) -> None:
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "state.json").write_text("{")
+    with pytest.raises(PyruncError, match="corrupt state file"):
+        state.load(str(tmp_path), "c")
+    (tmp_path / "c" / "state.json").write_text('{"id": "c", "bundle": "/b"}')
+    (tmp_path / "c" / "config.json").write_text("[]")
+    with pytest.raises(PyruncError, match=r"corrupt config\.json"):
+        state.load(str(tmp_path), "c").config  # noqa: B018
+
+
+def test_lock_is_exclusive_and_reports_a_vanished_container(tmp_path: Path) -> None:
+    root = str(tmp_path)
+    state.reserve(root, "c")
+    with state.lock(root, "c"):
+        other = subprocess.run(
+            [sys.executable, "-c", "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); "
+             "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)", str(tmp_path / "c")], capture_output=True)
+        assert other.returncode != 0  # held
+    with pytest.raises(ContainerNotExist):
+        with state.lock(root, "gone"):
+            pass
+
+
+def test_remove_state_dir(tmp_path: Path) -> None:
+    from pyrunc.runtime.teardown import remove_state_dir
+
+    root = str(tmp_path)
+    state.reserve(root, "c")
+    state.save(root, state.State(id="c", bundle="/b", config={}))
+    os.mkfifo(state.fifo_path(root, "c"))
+    (tmp_path / "c" / "sub").mkdir()
+    (tmp_path / "c" / "sub" / "f").write_text("x")
+    remove_state_dir(root, "c")
+    assert not (tmp_path / "c").exists()
+    remove_state_dir(root, "c")  # idempotent

@@ -7,12 +7,12 @@ implements the feature, never from a hand-written wish list.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
 
-from pyrunc.cli.context import Context
+    from pyrunc.cli.context import Context
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -55,5 +55,9 @@ def features() -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    sys.stdout.write(json.dumps(features(), indent=4) + "\n")
+    import sys
+
+    from pyrunc.quickjson import dumps
+
+    sys.stdout.write(dumps(features(), indent=4) + "\n")
     return 0

@@ -29,10 +29,14 @@ from .commands import (
     wait_until,
 )
 from .image import ImageArchive
+from .leftovers import missing, remove_created
 from .runtimes import daemon_env
 
 # Per test session (ctr's default cgroupsPath is /<namespace>/<id>): concurrent sessions never share a cgroup parent.
 NAMESPACE = f"pyrunc-it-{os.getpid()}"
+
+# containerd 1.6 puts every shim's socket in the host's /run/containerd/s, whatever its own state dir.
+HOST_LEFTOVERS = (Path("/run/containerd/s"), Path("/run/containerd"))
 
 _CONFIG = """\
 version = 2
@@ -75,6 +79,7 @@ class Containerd:
         self.log = workdir / "containerd.log"
         self.fifo_dir = workdir / "fifo"  # ctr's stdio fifos (by default in the host's /run/containerd/fifo)
         self.proc: subprocess.Popen[bytes] | None = None
+        self.made_on_host: list[Path] = []
         self.snapshotter = "overlayfs"
         # runtime binary -> the runtime root given to the shim for it (the shim appends /<namespace>)
         self.runtime_roots: dict[str, Path] = {}
@@ -83,6 +88,7 @@ class Containerd:
     def start(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.config.write_text(_CONFIG.format(root=self.root, state=self.state, sock=self.sock))
+        self.made_on_host = missing(HOST_LEFTOVERS)
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen([self.bin, "--config", str(self.config)], stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=log, start_new_session=True, env=daemon_env())
@@ -123,6 +129,7 @@ class Containerd:
         for d in (self.root, self.state, self.fifo_dir, *self.runtime_roots.values()):
             shutil.rmtree(d, ignore_errors=True)
         remove_cgroup_tree(self.namespace)  # ctr's default cgroupsPath is /<namespace>/<id>
+        remove_created(self.made_on_host)
 
     # -- clients -----------------------------------------------------------------------------------------------------
     def ctr(self, *args: str, check: bool = True, timeout: float = DEFAULT_TIMEOUT, input: str | None = None,

@@ -20,12 +20,14 @@ from .cgroups import remove_cgroup_tree
 from .commands import DEFAULT_TIMEOUT, describe, run, stop_process, tail, unmount_all_under, wait_until
 from .containerd import Containerd
 from .image import ImageArchive
+from .leftovers import missing, remove_created
 from .runtimes import RUNC, daemon_env
 
 CONTAINERD_NAMESPACE = "moby"  # dockerd's default namespace in containerd
 CGROUP_PARENT = f"/pyrunc-it-docker-{os.getpid()}"  # per session, like the containerd namespace
-# dockerd 20.10 always writes its identity key here (no flag moves it); removed again if it was not there before.
-TRUST_KEY = Path("/etc/docker/key.json")
+# What dockerd 20.10 creates on the host whatever its flags (its identity key, the plugin socket directory), deepest
+# first; whichever of these did not exist before the test's dockerd started is removed after it stops.
+HOST_LEFTOVERS = (Path("/etc/docker/key.json"), Path("/run/docker/plugins"), Path("/run/docker"))
 
 
 class Dockerd:
@@ -45,7 +47,7 @@ class Dockerd:
         self.env = dict(os.environ, DOCKER_HOST=f"unix://{self.sock}", DOCKER_CONFIG=str(workdir / "client-config"))
         self.env.pop("DOCKER_CONTEXT", None)
         self.proc: subprocess.Popen[bytes] | None = None
-        self.made_trust_key = False
+        self.made_on_host: list[Path] = []
 
     def start(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -74,7 +76,7 @@ class Dockerd:
         # `delete --force` whatever a runtime left.
         for binary in (RUNC, *map(str, self.runtimes.values())):
             self.containerd.runtime_roots[binary] = self.runtime_root
-        self.made_trust_key = not TRUST_KEY.exists()
+        self.made_on_host = missing(HOST_LEFTOVERS)
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                          start_new_session=True, env=daemon_env())
@@ -97,8 +99,7 @@ class Dockerd:
         for d in (self.data_root, self.exec_root):
             shutil.rmtree(d, ignore_errors=True)
         remove_cgroup_tree(CGROUP_PARENT)
-        if self.made_trust_key:
-            TRUST_KEY.unlink(missing_ok=True)
+        remove_created(self.made_on_host)
 
     def docker(self, *args: str, check: bool = True, timeout: float = DEFAULT_TIMEOUT, input: str | None = None,
                ) -> subprocess.CompletedProcess[str]:

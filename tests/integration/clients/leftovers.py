@@ -22,3 +22,20 @@ def assert_container_gone(binary: Path, root: Path | None, cid: str, pid: int, c
         assert not (root / cid).exists(), f"state dir {root / cid} left behind"
     wait_until(lambda: not [d for d in cgroups.values() if d.exists()], timeout=10,
                what=f"cgroups of {cid} to be removed: {[str(d) for d in cgroups.values() if d.exists()]}")
+
+
+def missing(paths: tuple[Path, ...]) -> list[Path]:
+    """The paths that do not exist yet: note them before a daemon starts, and `remove_created` them after."""
+    return [p for p in paths if not p.exists() and not p.is_symlink()]
+
+
+def remove_created(paths: list[Path]) -> None:
+    """Remove host paths a daemon created outside its own directories (files; directories only when empty)."""
+    for path in paths:  # deepest first
+        try:
+            if path.is_dir() and not path.is_symlink():
+                path.rmdir()
+            else:
+                path.unlink(missing_ok=True)
+        except OSError:
+            pass  # not empty: something else uses it now

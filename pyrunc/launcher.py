@@ -1,0 +1,70 @@
+"""Writes the `pyrunc` executable: a script run by `python -I -S` that puts pyrunc on sys.path itself.
+
+    python -m pyrunc.launcher PATH      # e.g. .venv/bin/pyrunc (what ./dev does) or /usr/local/bin/pyrunc
+
+Why not pip's console script: its interpreter imports `site`, which processes every .pth file of site-packages
+(setuptools' editable finder alone imports pathlib and friends: ~15 ms of a ~10 ms interpreter start) and reads
+PYTHON* variables from the environment of whoever calls the runtime. containerd runs the runtime binary for every
+create, start, state, kill and delete of every container, so that start-up cost is paid thousands of times.
+
+`-I` (isolated: no PYTHON* variables, no user site, no script directory on sys.path) and `-S` (no `site`) are one
+shebang argument, `-IS`: Linux passes everything after the interpreter path as a single argument. The script is a
+single executable path, as containerd's BinaryName, Docker's --add-runtime and podman's --runtime want.
+`python -m pyrunc` keeps working as before. The launcher also lets the hot commands end the process without the
+interpreter's finalization (pyrunc.cli.main.QUICK_EXIT).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+TEMPLATE = """\
+#!{python} -IS
+# pyrunc: written by `python -m pyrunc.launcher` (see pyrunc/launcher.py); regenerate rather than edit.
+import sys
+sys.path += {paths!r}
+from pyrunc.cli.main import main
+sys.exit(main(quick_exit=True))
+"""
+
+
+def launcher_text(python: str | None = None) -> str:
+    """The script for the running interpreter (or `python`) and the directory this pyrunc package is in."""
+    import sysconfig
+
+    python = python or sys.executable
+    if not python or not os.path.isabs(python) or any(c.isspace() for c in python) or len(python) > 120:
+        # A shebang line cannot quote, and older kernels cut it at 127 bytes.
+        raise SystemExit(f"pyrunc.launcher: cannot use {python!r} in a #! line (relative, blank or too long)")
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    paths = [package_root]
+    # Dependencies, if a command ever needs one: after pyrunc and the standard library.
+    for key in ("purelib", "platlib"):
+        p = sysconfig.get_path(key)
+        if p and p not in paths:
+            paths.append(p)
+    return TEMPLATE.format(python=python, paths=paths)
+
+
+def write(path: str, python: str | None = None) -> None:
+    """Write the launcher to `path` atomically (mode 0755)."""
+    text = launcher_text(python)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or args[0].startswith("-"):
+        sys.stderr.write("usage: python -m pyrunc.launcher PATH\n")
+        return 2
+    write(args[0])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

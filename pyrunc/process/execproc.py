@@ -1,0 +1,312 @@
+"""`exec`'s two child stages: join the running container's namespaces, then become its new process.
+
+    pyrunc exec (parent, host)           stage 1 `pyrunc:[1:EXEC]`            stage 2 `pyrunc:[2:EXEC]`
+    --------------------------           -------------------------            -------------------------
+    open /proc/<init>/ns/*, fork ──────▶ non-dumpable, pdeathsig, close fds
+    cgroup apply(stage 1) ── GO ───────▶ setns: others, user (+ root in it),
+                                         the rest, mount last; fork ────────▶ setsid, keyring, console,
+    reap stage 1 ◀────────── INIT_PID ── _exit(0)                             nnp, scheduler, personality
+    rlimits, oom_score_adj, pidfd,   ◀──────────────────────────────────────── READY
+    signal relay                     ── RUN ──────────────────────────────▶  seccomp (no nnp), caps, user,
+    send fd to listenerPath ◀───────────────────────────────── SECCOMP(+fd) ─ cwd (checked), lookup, seccomp
+    `exec` returns (-d) or waits     ◀──────────────────────────────────────── EOF = execve closed the socket
+    error, children killed + reaped  ◀────────────────── ERROR(step, message) ─ _exit(255) (execve failed too)
+
+The same protocol as create (`pyrunc.process.sync`), driven by the same loop (`pyrunc.process.spawn`). Stage 2 keeps
+the sync socket open until execve (it is close-on-exec), so the parent also learns of an execve failure.
+
+Why two stages: setns(CLONE_NEWPID) (and a time namespace) only applies to the children of the caller, so the process
+that joins cannot be the container's process; it forks it and exits. The parent is a child subreaper, so stage 2
+is adopted by it (`exec` waits for it) and, when `exec -d` exits, by the caller's subreaper (containerd's shim,
+conmon), which reaps it: no pyrunc process outlives `exec -d` (CLIENTS.md 4.3).
+
+Everything these stages use is imported at the top of this module, before any fork: once in the container's mount
+namespace the host's Python library is out of reach (ARCHITECTURE rule 7).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import socket
+import sys
+from typing import NoReturn
+
+from pyrunc.errors import SyscallError
+from pyrunc.linux import keyring, ns, prctl, proc, pty
+from pyrunc.process import cwd as cwd_step
+from pyrunc.process import program, sync
+from pyrunc.process.config import ExecConfig
+from pyrunc.process.sync import Msg
+from pyrunc.security import capabilities, credentials
+
+try:
+    from pyrunc.security import seccomp as _seccomp
+except ImportError:  # pragma: no cover
+    _seccomp = None  # type: ignore[assignment]
+
+# Non-user namespaces in the order they are joined; mount last: after it nothing on the host can be named.
+JOIN_ORDER = ("cgroup", "ipc", "uts", "network", "pid", "time", "mount")
+
+_step = "exec"
+
+
+def _set_step(name: str) -> None:
+    global _step
+    _step = name
+
+
+def _report(sock: socket.socket, e: BaseException) -> None:
+    """ERROR to the parent. No config pointer: an exec'd process comes from flags or a process file, and runc's
+    exec errors carry none (`exec: "sh": executable file not found in $PATH`)."""
+    fields = sync.error_fields(e, _step)
+    fields["spec_path"] = None
+    try:
+        sync.send(sock, Msg.ERROR, **fields)
+    except BaseException:
+        pass
+
+
+# ------------------------------------------------------------------------------------------------ stage 1
+
+
+def intermediate_main(cfg: ExecConfig, sock: socket.socket) -> NoReturn:
+    """Child entry after the first fork. Never returns: every path ends in os._exit."""
+    try:
+        _intermediate(cfg, sock)
+        os._exit(0)
+    except sync.SyncEOF:
+        os._exit(1)  # the parent died: nobody to report to
+    except BaseException as e:
+        _report(sock, e)
+    finally:
+        os._exit(255)
+
+
+def _intermediate(cfg: ExecConfig, sock: socket.socket) -> None:
+    _set_step("exec")
+    # Non-dumpable before we share anything with the container: a container process must not ptrace us or open
+    # /proc/<pid>/{fd,exe,mem} of a process holding host fds and running the host's python (CVE-2016-9962,
+    # CVE-2019-5736).
+    prctl.set_dumpable(False)
+    prctl.set_name("pyrunc:[1:EXEC]")
+    proc.set_process_title("pyrunc exec [intermediate]")
+    prctl.set_pdeathsig(signal.SIGKILL)
+    if os.getppid() != cfg.parent_pid:
+        os._exit(1)
+    # Only what the process may receive (stdio, preserved fds, the console) and our channels survive: no host fd
+    # may reach the container (CVE-2024-21626). Done here, while /proc/self is still ours.
+    proc.close_fds_except(cfg.keep_fds(sock))
+    affinity = cfg.process.exec_cpu_affinity
+    if affinity is not None and affinity.initial:
+        # The affinity of the runtime's process before it joins the container's cgroup (runtime-spec).
+        _set_step("execCPUAffinity")
+        proc.set_cpu_affinity(affinity.initial, "/process/execCPUAffinity/initial")
+
+    # GO: the parent has moved us into the container's cgroup: our child is born there and never runs a single
+    # instruction outside it.
+    _set_step("wait for parent")
+    sync.expect(sock, Msg.GO)
+
+    _join_namespaces(cfg.join)
+
+    _set_step("fork")
+    for f in (sys.stdout, sys.stderr):
+        f.flush()
+    # The child shares our socket: it must not speak before the parent has its pid (INIT_PID), or the parent
+    # would handle its first message not knowing whose it is. It waits for EOF on this pipe.
+    hold_r, hold_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(hold_w)
+        os.read(hold_r, 1)
+        os.close(hold_r)
+        exec_main(cfg, sock)  # never returns
+    os.close(hold_r)
+    sync.send(sock, Msg.INIT_PID, pid=pid)
+    os.close(hold_w)
+
+
+def _join_namespaces(join: list[tuple[str, int]]) -> None:
+    """setns into each namespace of the container's init that differs from ours (the parent left out the rest).
+
+    Order (as runc's nsexec): first every namespace but user and mount, as the host's root, tolerating EPERM: a
+    namespace the container joined by path may belong to a user namespace other than the container's, and only the
+    host's root can enter it. Then the user namespace (and become its root, as the container's init did). Then
+    whatever failed before and the mount namespace, last: after it, no host path resolves any more (every fd was
+    opened by the parent beforehand).
+    """
+    fds = dict(join)
+    retry: list[str] = []
+    for kind in JOIN_ORDER:
+        if kind == "mount" or kind not in fds:
+            continue
+        _set_step(f"join {kind} namespace")
+        try:
+            ns.setns(fds[kind], ns.NAMESPACES[kind][0])
+        except SyscallError as e:
+            if e.errno != errno.EPERM or "user" not in fds:
+                raise
+            retry.append(kind)
+    if "user" in fds:
+        _set_step("join user namespace")
+        ns.setns(fds["user"], ns.CLONE_NEWUSER)
+        _set_step("become root in user namespace")
+        if proc.setgroups_allowed():
+            proc.set_groups([])
+        proc.set_resgid(0)
+        proc.set_resuid(0)
+        prctl.set_dumpable(False)  # a uid change resets it to fs.suid_dumpable (CVE-2016-9962)
+    for kind in (*retry, "mount"):
+        if kind not in fds:
+            continue
+        _set_step(f"join {kind} namespace")
+        ns.setns(fds[kind], ns.NAMESPACES[kind][0])
+    for _kind, fd in join:
+        os.close(fd)
+
+
+# ------------------------------------------------------------------------------------------------ stage 2
+
+
+def exec_main(cfg: ExecConfig, sock: socket.socket) -> NoReturn:
+    """Child entry after the second fork, inside the container. Never returns: execve, or os._exit."""
+    try:
+        _exec(cfg, sock)
+    except sync.SyncEOF:
+        pass  # the parent died before we were ready: vanish
+    except BaseException as e:
+        _report(sock, e)
+    finally:
+        os._exit(255)
+
+
+def _warn(sock: socket.socket, message: str) -> None:
+    try:
+        sync.send(sock, Msg.WARN, message=message)
+    except OSError:
+        pass
+
+
+def _exec(cfg: ExecConfig, sock: socket.socket) -> None:
+    process = cfg.process
+
+    _set_step("exec")
+    # Inherited from stage 1; set again so the rule is visible here: non-dumpable until execve, which resets it
+    # for the program (CVE-2016-9962, CVE-2019-5736).
+    prctl.set_dumpable(False)
+    prctl.set_name("pyrunc:[2:EXEC]")
+    proc.set_process_title("pyrunc exec")
+    # A session of our own (runc's stage 2 does the same): no controlling terminal of the caller's, and a console
+    # pty can only become the controlling terminal of a session leader.
+    proc.setsid()
+
+    if not cfg.no_new_keyring:
+        # The container's session keyring, not the caller's (runc joins "_ses.<id>" for exec too).
+        _set_step("join session keyring")
+        keyring.join_session_keyring(f"_ses.{cfg.cid}")
+
+    if cfg.console is not None:
+        # From the container's /dev/ptmx (its devpts instance: we are in its mount namespace); the master goes to
+        # the console socket with runc's framing, the slave becomes stdio and controlling terminal.
+        _set_step("console")
+        master, slave, _name = pty.open_pty("/dev/ptmx")
+        if process.console_size is not None:
+            pty.set_winsize(master, process.console_size.height, process.console_size.width)
+        try:
+            pty.send_fd(cfg.console, master, "/dev/ptmx")
+        except OSError as e:
+            raise SyscallError("sendmsg", e.errno or errno.EPIPE, detail="console socket") from None
+        os.close(master)
+        cfg.console.close()
+        cfg.console = None
+        for fd in (0, 1, 2):
+            os.dup2(slave, fd)
+        if slave > 2:
+            os.close(slave)
+        pty.set_controlling_tty(0)
+
+    if process.no_new_privileges:
+        _set_step("no_new_privs")
+        prctl.set_no_new_privs()
+    if process.scheduler is not None:
+        _set_step("scheduler")
+        s = process.scheduler
+        proc.sched_setattr(s.policy, nice=s.nice, priority=s.priority, flags=s.flags, runtime=s.runtime,
+                           deadline=s.deadline, period=s.period)
+    if process.io_priority is not None:
+        _set_step("ioPriority")
+        proc.ioprio_set(process.io_priority.klass, process.io_priority.priority)
+    if cfg.personality is not None:
+        _set_step("personality")
+        proc.set_personality(cfg.personality.domain)
+
+    # READY: the parent sets rlimits (it may raise hard limits; in a user namespace we could not) and
+    # oom_score_adj, hands out the pidfd, installs its signal relay. RUN: go on.
+    _set_step("ready")
+    sync.send(sock, Msg.READY)
+    sync.expect(sock, Msg.RUN)
+
+    if cfg.seccomp is not None and not process.no_new_privileges:
+        # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the capabilities are dropped.
+        _set_step("seccomp")
+        _load_seccomp(cfg, sock)
+
+    # Bounding set before the uid changes (PR_CAPBSET_DROP needs CAP_SETPCAP, which the uid change removes).
+    _set_step("capabilities (bounding)")
+    capabilities.drop_bounding(process.capabilities, lambda m: _warn(sock, m))
+
+    # cwd as root first (root may enter directories the user cannot), again as the user if that was denied.
+    _set_step("cwd")
+    chdir_done = cwd_step.change_dir(process.cwd, allow_eacces=True, spec_path=None)
+
+    _set_step("user")
+    prctl.set_keepcaps(True)  # keep the permitted set across setresuid to a non-zero uid
+    credentials.apply_user(process.user)
+    prctl.set_keepcaps(False)
+    prctl.set_dumpable(False)  # a uid change resets it to fs.suid_dumpable (CVE-2016-9962)
+
+    _set_step("cwd")
+    if not chdir_done:
+        cwd_step.change_dir(process.cwd, allow_eacces=False, spec_path=None)
+    # `exec --cwd` is a second way in for CVE-2024-21626 (a cwd through a leaked fd): it must be inside the root.
+    cwd_step.verify_cwd(spec_path=None)
+
+    _set_step("capabilities")
+    capabilities.apply_sets(process.capabilities, lambda m: _warn(sock, m))
+
+    _set_step("umask")
+    credentials.apply_umask(process.user)
+
+    _set_step("exec")
+    env = credentials.with_home(list(cfg.env), process.user.uid)
+    path = program.lookup(process.args[0], env)
+
+    if process.exec_cpu_affinity is not None and process.exec_cpu_affinity.final:
+        _set_step("execCPUAffinity")
+        proc.set_cpu_affinity(process.exec_cpu_affinity.final, "/process/execCPUAffinity/final")
+
+    if cfg.seccomp is not None and process.no_new_privileges:
+        # As late as possible: the filter may deny syscalls CPython needs for the remaining steps.
+        _set_step("seccomp")
+        _load_seccomp(cfg, sock)
+
+    _set_step("exec")
+    # Python ignores SIGPIPE and SIGXFSZ; ignored dispositions survive execve, handled ones do not.
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(sig, signal.SIG_DFL)
+    # Every fd but stdio and the preserved ones is close-on-exec (CVE-2024-21626), the sync socket included: its
+    # EOF tells the parent the program runs. If execve fails, the socket is still open for the ERROR.
+    proc.set_cloexec_from(3 + cfg.extra_fds)
+    os.execve(path, list(process.args), program.env_dict(env))
+
+
+def _load_seccomp(cfg: ExecConfig, sock: socket.socket) -> None:
+    """Implements the container's `linux.seccomp` for the exec'd process (runc applies it to exec too)."""
+    assert _seccomp is not None
+    fd = _seccomp.load_filter(cfg.seccomp)
+    if fd is not None:
+        sync.send(sock, Msg.SECCOMP, fd=fd)
+        sync.expect(sock, Msg.SECCOMP_DONE)
+        os.close(fd)

@@ -1,0 +1,274 @@
+"""The hot commands' import discipline and the shortcuts that keep them fast, each checked against the slow way.
+
+containerd runs `state`, `kill` and `list` for every container; their target is 1.3x a bare `python -I -S` start
+(bench/run.py measures it: speed is never asserted here). What these tests hold is what makes that possible:
+- run as the launcher runs them (`python -I -S`, pyrunc on sys.path), they import no heavy module;
+- the shortcuts give the results of what they replace: pyrunc.quickjson == json, kill's signal_number ==
+  parse_signal, pyrunc.cli.main.parse_plain == the command's argparse parser;
+- the launcher written by pyrunc.launcher runs pyrunc, with its quick exit, and the same output and exit codes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pyrunc import quickjson
+from pyrunc.cli import main as cli_main
+from pyrunc.cli.argparsing import RuncArgumentParser
+from pyrunc.cli.commands import delete as delete_cmd
+from pyrunc.cli.commands import kill as kill_cmd
+from pyrunc.cli.commands import list as list_cmd
+from pyrunc.cli.commands import state as state_cmd
+from pyrunc.errors import UsageError
+from pyrunc.process.signals import _table, parse_signal
+from pyrunc.runtime import state
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Never on the success path of state/kill/list/delete: each costs from 1 ms (os) to 10 ms (argparse, typing).
+HEAVY = (
+    "os", "json", "re", "argparse", "typing", "signal", "enum", "logging", "importlib", "contextlib", "dataclasses",
+    "collections", "functools", "shutil", "subprocess", "ctypes", "inspect", "pathlib", "__future__", "fcntl",
+    "select", "jsonschema", "pyrunc.errors", "pyrunc.spec", "pyrunc.process", "pyrunc.rootfs", "pyrunc.security",
+    "pyrunc.cgroups", "pyrunc.linux",
+)
+
+
+@pytest.fixture
+def live_root(tmp_path: Path) -> Iterator[tuple[str, int]]:
+    """A state root with containers c0..c2 whose "init" is a sleeping process of ours (running, no cgroup)."""
+    root = str(tmp_path / "root")
+    p = subprocess.Popen(["sleep", "60"])
+    try:
+        for i in range(3):
+            cid = f"c{i}"
+            state.reserve(root, cid)
+            config = {"ociVersion": "1.3.0", "linux": {"namespaces": [{"type": "pid"}]}}
+            state.save(root, state.State(id=cid, bundle=f"/b/{cid}", rootfs="/r", pid=p.pid,
+                                         pid_start=state.pid_start_time(p.pid), status_hint="running",
+                                         annotations={"a": "b"} if i == 1 else None, config=config))
+        yield root, p.pid
+    finally:
+        p.kill()
+        p.wait()
+
+
+def _modules_after(args: list[str]) -> tuple[list[str], str]:
+    """Run `main(args)` in `python -I -S` as the launcher does; (every module imported, stdout)."""
+    code = (
+        "import sys; sys.path.append(sys.argv[1]); from pyrunc.cli.main import main; "
+        "rc = main(sys.argv[2:]); print('MODULES:' + ','.join(sorted(sys.modules))); sys.exit(rc)"
+    )
+    p = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(REPO), *args], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    out, _, mods = p.stdout.rpartition("MODULES:")
+    return mods.strip().split(","), out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["state", "c1"], ["kill", "c0", "CONT"], ["kill", "c0", "18"], ["kill", "--all", "c0", "SIGCONT"], ["list"],
+     ["list", "--format", "json"], ["list", "-q"]],
+    ids=lambda a: " ".join(a),
+)
+def test_hot_commands_import_nothing_heavy(args: list[str], live_root: tuple[str, int]) -> None:
+    root, _ = live_root
+    modules, out = _modules_after(["--root", root, "--log", os.devnull, "--log-format", "json", *args])
+    heavy = [m for m in modules if m in HEAVY or m.startswith(tuple(h + "." for h in HEAVY))]
+    assert heavy == [], f"{' '.join(args)} imported {heavy}"
+    if args[0] == "state":
+        assert json.loads(out)["status"] == "running"
+
+
+def test_kill_sigkill_of_a_pidns_init_is_hot_too(live_root: tuple[str, int]) -> None:
+    """SIGKILL asks /proc whether the init is pid 1 of its namespace, not the (big) config."""
+    root, pid = live_root
+    modules, _ = _modules_after(["--root", root, "kill", "c0", "KILL"])
+    assert "pyrunc.errors" not in modules and "json" not in modules
+    assert not [m for m in modules if m.startswith("pyrunc.cgroups")]  # no cgroup: the init was signalled
+    os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # it got the SIGKILL (reaped by the fixture)
+
+
+# ------------------------------------------------------------------------------------------ quickjson == json
+
+DOCS = [
+    {},
+    [],
+    {"ociVersion": "1.3.0", "id": "x", "pid": 42, "status": "running", "annotations": {"k": "v", "é": "\u2028"}},
+    {"nested": {"a": [1, 2, {"b": None, "c": True, "d": False}], "e": []}, "f": -0, "g": 10**20, "h": 1.5},
+    ["\x00\x1f\"\\/", "日本語", "\ud800", ""],
+]
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_quickjson_is_json(doc: object) -> None:
+    for kw in ({}, {"separators": (",", ":")}, {"indent": 2}, {"indent": 4}):
+        assert quickjson.dumps(doc, **kw) == json.dumps(doc, **kw)  # type: ignore[arg-type]
+    text = json.dumps(doc)
+    assert quickjson.loads(text) == json.loads(text)
+    assert quickjson.loads(text.encode()) == json.loads(text)
+    assert quickjson.loads(f" \n\t{text}\r\n ") == json.loads(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_values)
+def test_quickjson_is_json_generated(doc: object) -> None:
+    assert quickjson.dumps(doc) == json.dumps(doc)
+    assert quickjson.dumps(doc, indent=2) == json.dumps(doc, indent=2)
+    assert quickjson.loads(json.dumps(doc)) == doc
+
+
+@pytest.mark.parametrize("bad", ["", " ", "{", "{}x", "[1,]", "nan", "{'a': 1}", '"\x01"', "[] []"])
+def test_quickjson_refuses_what_json_refuses(bad: str) -> None:
+    with pytest.raises(ValueError):
+        json.loads(bad)
+    with pytest.raises(ValueError):
+        quickjson.loads(bad)
+
+
+def test_quickjson_dumps_refuses_what_json_refuses() -> None:
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        quickjson.dumps({"x": object()})
+    with pytest.raises(TypeError):
+        quickjson.dumps({"x": object()}, indent=2)
+
+
+# ------------------------------------------------------------------------------- signal_number == parse_signal
+
+
+def _spellings() -> list[str]:
+    names = []
+    for name in _table():
+        names += [name, f"SIG{name}", name.lower(), f"sig{name.lower()}", f" {name} "]
+    return names + [str(n) for n in range(0, 70)] + ["-9", "+9", "09", "SIG_DFL", "_DFL", "DFL", "SIG", "", "FOO",
+                                                     "SIGSIGKILL", "RTMIN+1", "rtmax-2", "RTMIN+99", "٣", "²", "1e3"]
+
+
+@pytest.mark.parametrize("raw", _spellings())
+def test_kill_signal_number_agrees_with_parse_signal(raw: str) -> None:
+    try:
+        expected: int | type[Exception] = parse_signal(raw)
+    except UsageError:
+        expected = UsageError
+    except ValueError:
+        expected = ValueError
+    if isinstance(expected, int):
+        assert kill_cmd.signal_number(raw) == expected
+    else:
+        with pytest.raises(expected):
+            kill_cmd.signal_number(raw)
+
+
+# --------------------------------------------------------------------------------- parse_plain == argparse
+
+LINES = {
+    state_cmd: [["x"], ["a-b.c_d+e"], [], ["x", "y"], ["--help"], ["-h"], ["--", "x"], ["-"], ["-x"], ["", ]],
+    kill_cmd: [["x"], ["x", "KILL"], ["x", "9"], ["--all", "x"], ["x", "-a", "TERM"], ["-a", "x", "--all"],
+               ["x", "-9"], ["--all=true", "x"], ["x", "1", "2"], [], ["-ax"], ["--al", "x"]],
+    delete_cmd: [["x"], ["--force", "x"], ["x", "-f"], ["-f"], ["--force=1", "x"], ["-fx"], ["x", "y"]],
+    list_cmd: [[], ["-q"], ["--quiet"], ["--format", "json"], ["--format=table"], ["-f", "json"], ["-f=json"],
+               ["-fjson"], ["--format", "xml"], ["--format"], ["-q", "--format", "json", "-q"], ["x"],
+               ["--format", "json", "--format", "table"], ["--format", "-q"], ["--fo", "json"]],
+}
+
+
+def _argparse(module: object, argv: list[str]) -> dict[str, object] | str:
+    p = RuncArgumentParser(prog="pyrunc x")
+    module.add_arguments(p)  # type: ignore[attr-defined]
+    try:
+        return vars(p.parse_args(argv))
+    except UsageError as e:
+        return f"usage error: {e}"
+    except SystemExit as e:
+        return f"exit {e.code}"
+
+
+@pytest.mark.parametrize(("module", "argv"), [(m, a) for m, lines in LINES.items() for a in lines],
+                         ids=lambda v: " ".join(v) if isinstance(v, list) else v.__name__.rsplit(".", 1)[-1])
+def test_parse_plain_agrees_with_argparse(module: object, argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    plain = cli_main.parse_plain(argv, **module.PLAIN)  # type: ignore[attr-defined]
+    expected = _argparse(module, argv)
+    capsys.readouterr()
+    if plain is None:
+        return  # argparse parses it, with its own messages
+    assert isinstance(expected, dict), f"plain parsed {argv} that argparse refuses ({expected})"
+    assert vars(plain) == expected
+
+
+def test_parse_plain_takes_the_usual_lines() -> None:
+    """The command lines containerd, podman and runtime-tools send never need argparse."""
+    assert cli_main.parse_plain(["x"], **state_cmd.PLAIN) is not None
+    assert cli_main.parse_plain(["x", "9"], **kill_cmd.PLAIN) is not None
+    assert cli_main.parse_plain(["--all", "x", "KILL"], **kill_cmd.PLAIN) is not None
+    assert cli_main.parse_plain(["--force", "x"], **delete_cmd.PLAIN) is not None
+    assert cli_main.parse_plain(["--format", "json"], **list_cmd.PLAIN) is not None
+
+
+# ----------------------------------------------------------------------------------------------- launcher
+
+
+@pytest.fixture
+def launcher(tmp_path: Path) -> str:
+    path = tmp_path / "pyrunc"
+    from pyrunc import launcher as launcher_mod
+
+    launcher_mod.write(str(path))
+    text = path.read_text()
+    assert text.startswith(f"#!{sys.executable} -IS\n")
+    assert os.access(path, os.X_OK)
+    return str(path)
+
+
+def test_launcher_runs_pyrunc(launcher: str, live_root: tuple[str, int]) -> None:
+    root, pid = live_root
+    env = dict(os.environ, PYTHONPATH="/nonexistent")  # -I: the environment cannot change what runs
+    p = subprocess.run([launcher, "--root", root, "state", "c1"], capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["pid"] == pid and doc["annotations"] == {"a": "b"} and doc["status"] == "running"
+    p = subprocess.run([launcher, "--root", root, "list", "--format", "json"], capture_output=True, text=True,
+                       timeout=60)
+    assert [c["id"] for c in json.loads(p.stdout)] == ["c0", "c1", "c2"]
+    p = subprocess.run([launcher, "--root", root, "state", "nope"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "container does not exist" in p.stderr
+    p = subprocess.run([launcher, "--version"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and p.stdout.startswith("pyrunc version ")
+    p = subprocess.run([launcher, "state", "--help"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and "container-id" in p.stdout
+
+
+def test_launcher_quick_exit_flushes_big_output(launcher: str, tmp_path: Path) -> None:
+    """`list` of many containers into a pipe: every line arrives although the process ends with _exit."""
+    root = str(tmp_path / "many")
+    for i in range(300):
+        state.reserve(root, f"c{i:03d}")
+        state.save(root, state.State(id=f"c{i:03d}", bundle="/b" * 40, pid=0, status_hint="stopped"))
+    p = subprocess.run([launcher, "--root", root, "list"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0
+    assert len(p.stdout.splitlines()) == 301
+
+
+def test_launcher_broken_pipe(launcher: str, live_root: tuple[str, int]) -> None:
+    root, _ = live_root
+    p = subprocess.Popen([launcher, "--root", root, "state", "c0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout is not None
+    p.stdout.close()
+    p.wait(timeout=60)
+    assert p.returncode in (0, 1, 120)  # like runc: no traceback
+    assert p.stderr is not None and "Traceback" not in p.stderr.read().decode()
