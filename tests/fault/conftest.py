@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from conftest import base_config
-
 from security.runtimes import Runtime, copy_rootfs
 
 

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from security.hostprobe import cgroup_dirs, processes, wait_until
 from security.runtimes import Runtime, uniq
 
@@ -166,12 +165,13 @@ def test_full_state_root_leaves_nothing_behind(tiny_root: Path, sleeper: Path, w
 
 @pytest.mark.parametrize("inodes", [
     pytest.param(False, marks=pytest.mark.xfail(strict=True, reason=(
-        "pyrunc/runtime/state.py save(): ENOSPC from os.write/os.open/os.replace escapes as a bare OSError, "
-        "so the CLI reports 'internal error: OSError: [Errno 28] No space left on device' and exits 2; it should "
-        "raise PyruncError('cannot save state of container <id>: No space left on device') (exit 1)"))),
+        "pyrunc/runtime/state.py _write_atomic() (via save()): ENOSPC from posix.write/fsync/replace escapes as a "
+        "bare OSError, so the CLI says 'internal error: OSError: [Errno 28] No space left on device' and exits 2; "
+        "it should unlink its temp file and raise PyruncError('cannot write state.json of container <id>: No "
+        "space left on device') (exit 1)"))),
     True], ids=["no-space", "no-inodes"])
 def test_full_state_root_fails_with_one_clear_line(tiny_root: Path, sleeper: Path, inodes: bool) -> None:
-    rt, cid, p = full_root_case(tiny_root, sleeper, inodes)
+    _rt, _cid, p = full_root_case(tiny_root, sleeper, inodes)
     lines = [x for x in p.stderr.splitlines() if x.strip()]
     assert p.returncode == 1 and len(lines) == 1, p.stderr
     assert "internal error" not in p.stderr, p.stderr

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from security.hostprobe import cgroup_dirs, mounts_mentioning, processes, pyrunc_stage_processes, wait_until
 from security.runtimes import SRC, Runtime, uniq
 

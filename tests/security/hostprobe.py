@@ -43,7 +43,7 @@ def mounts_mentioning(*needles: str, pid: int | str = "self") -> list[str]:
         fields = line.split()
         if len(fields) < 5:
             continue
-        left, _, right = line.partition(" - ")
+        _left, _, right = line.partition(" - ")
         where = fields[4]
         src = right.split()[1] if len(right.split()) > 1 else ""
         if any(n and (n in where or n in src) for n in needles):

@@ -163,30 +163,31 @@ def test_cve_2024_45310_raced_mkdir_creates_nothing_on_the_host(rt: Runtime, roo
 
 
 # --------------------------------------------------------------------------------------------- /proc
-@pytest.mark.parametrize("target", ["host", "inside", "volume"])
+@pytest.mark.parametrize("target", ["host", "inside", "volume", "sys-host"])
 def test_cve_2023_28642_proc_symlink_is_refused(rt: Runtime, rootfs: Path, host_dir: Path, world: Path,
                                                 bundle: Any, target: str) -> None:
-    """CVE-2019-19921 / CVE-2023-27561 / CVE-2023-28642: the image's /proc is a symlink (to a host path, to a
-    directory of the image, to a volume another container controls). procfs must never be mounted through it:
-    the runtime refuses, and nothing is mounted or created at the symlink's target."""
+    """CVE-2019-19921 / CVE-2023-27561 / CVE-2023-28642: the image's /proc (or /sys) is a symlink: to a host path,
+    to a directory of the image, to a volume another container controls. procfs/sysfs must never be mounted
+    through it: the runtime refuses, and nothing is mounted or created at the symlink's target."""
     vol = world / "volume"
     vol.mkdir()
     (vol / "fakeproc").mkdir()
     (rootfs / "fakeproc").mkdir()
-    os.rmdir(rootfs / "proc")
-    link = {"host": str(host_dir), "inside": "/fakeproc", "volume": "/vol/fakeproc"}[target]
-    (rootfs / "proc").symlink_to(link)
-    watched = {"host": host_dir, "inside": rootfs / "fakeproc", "volume": vol}[target]
+    which = "sys" if target == "sys-host" else "proc"
+    os.rmdir(rootfs / which)
+    link = {"host": str(host_dir), "inside": "/fakeproc", "volume": "/vol/fakeproc", "sys-host": str(host_dir)}[target]
+    (rootfs / which).symlink_to(link)
+    watched = {"host": host_dir, "inside": rootfs / "fakeproc", "volume": vol, "sys-host": host_dir}[target]
     before = tree_digest(watched)
 
     def edit(c: dict[str, Any]) -> None:
         c["mounts"].insert(0, {"destination": "/vol", "type": "bind", "source": str(vol), "options": ["rbind"]})
 
     cid = uniq("c28642")
-    pid, err = run_detached(rt, bundle(["sleep", "30"], edit), cid)
-    procs = [m for m in container_mounts(pid) if m.fstype == "proc"] if pid else []
+    pid, _err = run_detached(rt, bundle(["sleep", "30"], edit), cid)
+    fs = [m for m in container_mounts(pid) if m.fstype in ("proc", "sysfs")] if pid else []
     rt.delete(cid)
-    assert not pid, f"the container started with /proc a symlink to {link}; procfs mounts: {procs}"
+    assert not pid, f"the container started with /{which} a symlink to {link}; proc/sysfs mounts: {fs}"
     assert tree_digest(watched) == before
 
 
