@@ -9,13 +9,17 @@ Figures (medians; runtimes alternate within every repeat so drift hits all alike
     floor      `python3 -I -S -c pass`, the interpreter start every Python CLI pays
     run        `run` of a bundle whose process is /bin/true (create, start, wait, delete in one command)
     cycle      `create` + `start` + `kill KILL` + `delete --force` of a long-running container (parts listed too)
-    state      `state` of a running container
-    kill       `kill ID CONT` of a running container (a real signal that leaves it running)
     exec       `exec ID /bin/true` into a running container
-    list N     `list` with N containers (created, not started) in the root; for N=1000 with --list-copies, or
-               when memory is short, 900 of them are copies of the state directories of 100 real ones
+    state N    `state` of a running container, with N containers in the root
+    kill N     `kill ID CONT` of that running container (a real signal that leaves it running), N in the root
+    list N     `list` with N containers in the root (the running one, the others created, not started);
+               N = 1, 100, 1000 (--quick: 1, 100). For N=1000 with --list-copies, or when memory is short, 900 of
+               them are copies of the state directories of 100 real ones
     create x50 wall time of 50 `create`s started at once
     RSS        peak RSS of each command (ru_maxrss from wait4), compared with the baseline
+Targets (TARGETS): state/kill/list with 100 containers within 1.3x the floor; run, cycle, exec and the peak RSS of
+create within 1.0x runc. --quick fails when a ratio is more than 1.5x its target, except for the figures listed in
+bench/expected_misses.json (reported as "miss (expected)"; --strict gates on those too).
 Every runtime gets a private --root under /run and its own bundles (rootfs from bundles/build-rootfs.sh); all
 containers, state roots and bundles are removed at the end. Results go to bench/results/*.json.
 """
@@ -60,14 +64,16 @@ TARGETS: dict[str, tuple[str, float]] = {
     "run": ("baseline", 1.0),
     "cycle": ("baseline", 1.0),
     "exec": ("baseline", 1.0),
-    "state": ("floor", 1.3),
-    "kill": ("floor", 1.3),
+    "state 100": ("floor", 1.3),
+    "kill 100": ("floor", 1.3),
     "list 100": ("floor", 1.3),
     "rss create": ("baseline", 1.0),
 }
 GATE_SLACK = 1.5
+EXPECTED_MISSES = REPO / "bench" / "expected_misses.json"
 CONCURRENT = 50
 LIST_BATCH = 8  # containers created at once while filling the root for `list`
+ROOT_COUNTS = (1, 100, 1000)
 LABELS = {
     "floor": "interpreter floor (-I -S)",
     "run": "run /bin/true",
@@ -76,12 +82,10 @@ LABELS = {
     "start": "  start",
     "kill KILL": "  kill KILL",
     "delete": "  delete --force",
-    "state": "state (running)",
-    "kill": "kill CONT (running)",
     "exec": "exec /bin/true",
-    "list 1": "list, 1 container",
-    "list 100": "list, 100 containers",
-    "list 1000": "list, 1000 containers",
+    **{f"state {n}": f"state, {n} in root" for n in ROOT_COUNTS},
+    **{f"kill {n}": f"kill CONT, {n} in root" for n in ROOT_COUNTS},
+    **{f"list {n}": f"list, {n} in root" for n in ROOT_COUNTS},
     f"create x{CONCURRENT}": f"{CONCURRENT} concurrent creates (wall)",
 }
 
@@ -166,41 +170,47 @@ class Bench:
                     if i >= self.warmup:
                         self.times["cycle"][rt.name].append(total)
 
-    def fig_running(self) -> None:
-        """state, kill and exec against one running container per runtime."""
-        targets: dict[str, str] = {}
-        for rt in self.live(0, "state"):
-            cid = self.new_id("target")
-            for args in (["create", "-b", rt.bundles["sleep"], cid], ["start", cid]):
-                r = self.run(rt, *args)
-                if not r.ok:
-                    for figure in ("state", "kill", "exec"):
-                        self.fail(figure, rt, r.describe())
-                    break
-            else:
-                targets[rt.name] = cid
-        for i in self.rounds():
-            keep = i >= self.warmup
-            self.floor(keep)
-            for figure, args in (("state", []), ("kill", ["CONT"]), ("exec", ["/bin/true"])):
-                for rt in self.live(i, figure):
-                    r = self.run(rt, figure, targets[rt.name], *args)
-                    if self.measure(figure, rt, r, keep) and figure == "state" and '"running"' not in r.stdout:
-                        self.fail(figure, rt, f"state does not say running: {r.stdout.strip()[:200]}")
-        for rt in self.runtimes:
-            if rt.name in targets:
-                self.run(rt, "delete", "--force", targets[rt.name])
+    def start_target(self, rt: Runtime, figures: tuple[str, ...]) -> str | None:
+        """A running (long-lived) container of `rt`, or None (the figures then fail for it)."""
+        cid = self.new_id("target")
+        for args in (["create", "-b", rt.bundles["sleep"], cid], ["start", cid]):
+            r = self.run(rt, *args)
+            if not r.ok:
+                for figure in figures:
+                    self.fail(figure, rt, r.describe())
+                self.run(rt, "delete", "--force", cid)
+                return None
+        return cid
 
-    def fig_list(self, counts: list[int], copies: bool) -> None:
-        """`list` with N containers in the root, all in the created state. Containers are real unless `copies`
-        (or memory would run short): then those past the first 100 are copies of their state directories, which
-        is cheaper to set up but not equivalent (runc lists 900 copies about 2x faster than 900 real ones)."""
+    def fig_exec(self) -> None:
+        """`exec ID /bin/true` into a running container."""
+        targets = {rt.name: self.start_target(rt, ("exec",)) for rt in self.live(0, "exec")}
+        for i in self.rounds():
+            for rt in self.live(i, "exec"):
+                if targets.get(rt.name):
+                    self.measure("exec", rt, self.run(rt, "exec", targets[rt.name], "/bin/true"), i >= self.warmup)
+        for rt in self.runtimes:
+            if targets.get(rt.name):
+                self.run(rt, "delete", "--force", targets[rt.name])  # type: ignore[arg-type]
+
+    def fig_root(self, counts: list[int], copies: bool) -> None:
+        """`state` and `kill CONT` of a running container, and `list`, with N containers in the root: the running
+        one and N-1 created (not started). Containers are real unless `copies` (or memory would run short): then
+        those past the first 100 are copies of their state directories, which is cheaper to set up but not
+        equivalent (runc lists 900 copies about 2x faster than 900 real ones)."""
         created: dict[str, list[str]] = defaultdict(list)
         real: dict[str, int] = {}
         mem_used: dict[str, int] = defaultdict(int)  # bytes of MemAvailable each runtime's containers took
+        all_figures = tuple(f"{cmd} {n}" for n in counts for cmd in ("state", "kill", "list"))
+        targets: dict[str, str] = {}
+        for rt in self.live(0, all_figures[0]):
+            cid = self.start_target(rt, all_figures)
+            if cid:
+                targets[rt.name] = cid
+                created[rt.name].append(cid)
         for count in counts:
-            figure = f"list {count}"
-            for rt in self.live(0, figure):
+            figures = (f"state {count}", f"kill {count}", f"list {count}")
+            for rt in self.live(0, figures[-1]):
                 ids = created[rt.name]
                 if count > 100 and rt.name not in real:
                     waiting = len([r for r in self.runtimes if r.name not in real and r.broken is None])
@@ -209,7 +219,7 @@ class Bench:
                 limit = real.get(rt.name, count)
                 mem_before = mem_available()
                 # Set-up only (not timed): real containers are created a few at a time to save wall time.
-                while len(ids) < min(count, limit) and rt.name not in self.errors[figure]:
+                while len(ids) < min(count, limit) and rt.name not in self.errors[figures[-1]]:
                     batch = [f"bench-list-{n:04d}" for n in range(len(ids), min(count, limit, len(ids) + LIST_BATCH))]
                     _, results = execute_concurrently(
                         [rt.cmd("create", "-b", rt.bundles["sleep"], cid) for cid in batch], rt.hide_mount
@@ -217,22 +227,32 @@ class Bench:
                     ids.extend(cid for cid, r in zip(batch, results, strict=True) if r.ok)
                     for r in results:
                         if not r.ok:
-                            self.fail(figure, rt, r.describe())
-                while len(ids) < count and rt.name not in self.errors[figure]:
+                            for figure in figures:
+                                self.fail(figure, rt, r.describe())
+                while len(ids) < count and rt.name not in self.errors[figures[-1]]:
                     cid = f"bench-list-{len(ids):04d}"
-                    clone_state_dir(rt.root, ids[len(ids) % limit], cid)
+                    clone_state_dir(rt.root, ids[1 + (len(ids) - 1) % (limit - 1)] if limit > 1 else ids[0], cid)
                     self.clones[rt.name].append(cid)
                     ids.append(cid)
                 mem_used[rt.name] += max(0, mem_before - mem_available())
                 if len(ids) > limit:
-                    self.methods[figure][rt.name] = f"{limit} real + {len(ids) - limit} state-dir copies"
+                    self.methods[figures[-1]][rt.name] = f"{limit} real + {len(ids) - limit} state-dir copies"
             for i in self.rounds():
-                for rt in self.live(i, figure):
+                keep = i >= self.warmup
+                self.floor(keep)
+                for rt in self.live(i, figures[-1]):
+                    target = targets.get(rt.name)
+                    if target is None:
+                        continue
+                    r = self.run(rt, "state", target)
+                    if self.measure(figures[0], rt, r, keep, rss_as="state") and '"running"' not in r.stdout:
+                        self.fail(figures[0], rt, f"state does not say running: {r.stdout.strip()[:200]}")
+                    self.measure(figures[1], rt, self.run(rt, "kill", target, "CONT"), keep, rss_as="kill")
                     r = self.run(rt, "list")
-                    if self.measure(figure, rt, r, i >= self.warmup, rss_as="list"):
+                    if self.measure(figures[2], rt, r, keep, rss_as="list"):
                         shown = len([ln for ln in r.stdout.splitlines()[1:] if ln.strip()])
                         if shown != count:
-                            self.fail(figure, rt, f"list shows {shown} containers, {count} exist")
+                            self.fail(figures[2], rt, f"list shows {shown} containers, {count} exist")
         for rt in self.runtimes:
             self.remove_clones(rt)
             ids = [cid for cid in created[rt.name] if os.path.isdir(os.path.join(rt.root, cid))]
@@ -301,11 +321,39 @@ def mem_available() -> int:
     return 0
 
 
+def mem_total() -> int:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
 def median(values: list[float] | list[int]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def summarize(bench: Bench, subject: str, baseline: str) -> dict[str, Any]:
+def load_expected_misses(subject: str) -> dict[str, str]:
+    """bench/expected_misses.json: {subject: {figure: why}}, the targets a runtime is known not to meet yet."""
+    try:
+        data = json.loads(EXPECTED_MISSES.read_text())
+    except FileNotFoundError:
+        return {}
+    return {k: v for k, v in data.get(subject, {}).items() if not k.startswith("_")}
+
+
+def summarize(bench: Bench, subject: str, baseline: str, expected: dict[str, str]) -> dict[str, Any]:
     floor = median(bench.times["floor"]["python"])
     out: dict[str, Any] = {"figures": {}, "rss_kib": {}, "gate": {}}
     for figure, per_rt in bench.times.items():
@@ -327,6 +375,8 @@ def summarize(bench: Bench, subject: str, baseline: str) -> dict[str, Any]:
             s = values.get(subject)
             ref_value = floor if ref == "floor" else values.get(baseline)
         entry: dict[str, Any] = {"compared_with": baseline if ref == "baseline" else "floor", "target": target}
+        if figure in expected:
+            entry["expected_miss"] = expected[figure]
         if s is None or not ref_value:
             entry.update(ratio=None, verdict="MISSING")
         else:
@@ -397,6 +447,58 @@ def _ratio_cells(summary: dict[str, Any], figure: str, subject: str, baseline: s
     return ("-" if not (s and b) else f"{s / b:.2f}x {baseline}"), ""
 
 
+def render_markdown(report: dict[str, Any]) -> str:
+    """The README's table for one result: a line saying when and where, then figure | subject | baseline | ratio |
+    target, in the order of LABELS, then peak RSS."""
+    meta, figures, gate_ = report["meta"], report["figures"], report["gate"]
+    subject, baseline = meta["subject"], meta["baseline"]
+    floor = (figures.get("floor", {}).get("python") or {}).get("median_s")
+    versions = ", ".join(f"{n}: {r['version']}" for n, r in meta["runtimes"].items())
+    load = " / ".join(f"{x:.1f}" for x in meta.get("loadavg_start", [])[:1] + meta.get("loadavg_end", [])[:1])
+    out = [
+        f"Measured {meta['date'][:10]} ({meta['mode']} run, median of {meta['repeats']} runs each, "
+        f"{meta.get('seconds', '?')} s in all) on {meta.get('cpus')} x {meta.get('cpu_model', '?')}, "
+        f"{meta.get('mem_total_gib', '?')} GiB, Linux {meta['kernel']}, Python {meta['python']}; {versions}; "
+        f"load average {load} (start / end). Ratios compare medians of the same run.",
+        "",
+        f"| figure | {subject} | {baseline} | ratio | target |",
+        "|---|---:|---:|---:|---|",
+    ]
+
+    def cell(figure: str, name: str) -> str:
+        d = figures.get(figure, {}).get(name, {})
+        return "error" if "error" in d else fmt_ms(d.get("median_s"))
+
+    out.append(f"| `python {' '.join(meta['floor'][1:])}` (floor) | {fmt_ms(floor)} | | | |")
+    for figure, label in LABELS.items():
+        if figure == "floor" or figure not in figures:
+            continue
+        g = gate_.get(figure)
+        s = figures[figure].get(subject, {}).get("median_s")
+        if g and g["ratio"] is not None:
+            ratio = f"{g['ratio']:.2f}x {'floor' if g['compared_with'] == 'floor' else baseline}"
+        else:
+            b = figures[figure].get(baseline, {}).get("median_s")
+            ratio = f"{s / b:.2f}x {baseline}" if s and b else "-"
+        target = ""
+        if g:
+            verdict = {"ok": "met", "over": "missed", "FAIL": "missed", "MISSING": "no figure"}[g["verdict"]]
+            target = f"≤ {g['target']}x {'floor' if g['compared_with'] == 'floor' else baseline}: {verdict}"
+        out.append(f"| {label.strip()} | {cell(figure, subject)} | {cell(figure, baseline)} | {ratio} | {target} |")
+    for command, per in sorted(report["rss_kib"].items()):
+        s, b = per.get(subject), per.get(baseline)
+        g = gate_.get(f"rss {command}")
+        target = ""
+        if g:
+            verdict = {"ok": "met", "over": "missed", "FAIL": "missed", "MISSING": "no figure"}[g["verdict"]]
+            target = f"≤ {g['target']}x {baseline}: {verdict}"
+        out.append(
+            f"| peak RSS, {command} | {f'{s / 1024:.1f} MiB' if s else '-'} | {f'{b / 1024:.1f} MiB' if b else '-'} "
+            f"| {f'{s / b:.2f}x {baseline}' if s and b else '-'} | {target} |"
+        )
+    return "\n".join(out) + "\n"
+
+
 # ------------------------------------------------------------------------------------------------------ main
 
 
@@ -434,6 +536,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--python", default=None, help="interpreter for the floor (default: pyrunc's)")
     p.add_argument("--results", default=str(RESULTS), help="directory for the JSON results")
+    p.add_argument("--strict", action="store_true", help="--quick gates on the expected misses too")
+    p.add_argument("--render", metavar="RESULT_JSON", help="print the Markdown table (README) of a result; no run")
     args = p.parse_args(argv)
     if args.repeats is not None and args.repeats < 1:
         p.error("--repeats must be >= 1")
@@ -442,6 +546,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render:
+        sys.stdout.write(render_markdown(json.loads(Path(args.render).read_text())))
+        return 0
     if os.geteuid() != 0:
         print("bench: run as root (it starts real containers)", file=sys.stderr)
         return 2
@@ -475,6 +582,7 @@ def main(argv: list[str] | None = None) -> int:
     base = "/run" if os.access("/run", os.W_OK) else None  # tmpfs, like the runtimes' default roots
     work = Path(tempfile.mkdtemp(prefix="pyrunc-bench-", dir=base))
     started = time.monotonic()
+    load_start = list(os.getloadavg())
     try:
         print(f"== bench ({'quick' if quick else 'full'}) in {work}", flush=True)
         subprocess.run([str(BUILD_ROOTFS), str(work / "rootfs")], check=True, stdout=subprocess.DEVNULL)
@@ -495,8 +603,8 @@ def main(argv: list[str] | None = None) -> int:
         steps = [
             ("run", bench.fig_run),
             ("cycle", bench.fig_cycle),
-            ("state/kill/exec", bench.fig_running),
-            ("list", lambda: bench.fig_list([1, 100] if quick else [1, 100, 1000], args.list_copies)),
+            ("exec", bench.fig_exec),
+            ("state/kill/list", lambda: bench.fig_root([1, 100] if quick else list(ROOT_COUNTS), args.list_copies)),
             ("concurrent create", lambda: bench.fig_concurrent(1 if quick else 3)),
         ]
         for label, step in steps:
@@ -511,7 +619,7 @@ def main(argv: list[str] | None = None) -> int:
             for figure in [f for f in bench.times if f != "floor"]:
                 bench.errors[figure].setdefault(rt.name, "broken")
 
-    summary = summarize(bench, args.subject, args.baseline)
+    summary = summarize(bench, args.subject, args.baseline, load_expected_misses(args.subject))
     print_report(bench, summary, args.subject, args.baseline)
     report = {
         "meta": {
@@ -526,6 +634,10 @@ def main(argv: list[str] | None = None) -> int:
             "kernel": platform.release(),
             "python": sys.version.split()[0],
             "cpus": os.cpu_count(),
+            "cpu_model": cpu_model(),
+            "mem_total_gib": round(mem_total() / 1024**3, 1),
+            "loadavg_start": load_start,
+            "loadavg_end": list(os.getloadavg()),
             "list_methods": bench.methods,
             "notes": bench.notes,
         },
@@ -536,15 +648,32 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nresults: {path} ({report['meta']['seconds']}s)")
     if quick:
-        failed = [f for f, g in summary["gate"].items() if g["verdict"] in ("FAIL", "MISSING")]
-        if failed:
-            print(
-                f"bench --quick: {args.subject} misses its targets by more than {GATE_SLACK}x (or has no figure): "
-                + ", ".join(failed),
-                file=sys.stderr,
-            )
-            return 1
-        print(f"bench --quick: every figure within {GATE_SLACK}x of its target")
+        return gate(summary, args.subject, args.strict)
+    return 0
+
+
+def gate(summary: dict[str, Any], subject: str, strict: bool) -> int:
+    """--quick's verdict: 1 if a figure is more than GATE_SLACK x its target (or missing), unless it is an expected
+    miss (bench/expected_misses.json) and not --strict."""
+    failed, excused = [], []
+    for figure, g in summary["gate"].items():
+        bad = g["verdict"] in ("FAIL", "MISSING")
+        if bad and g.get("expected_miss") and not strict:
+            excused.append(figure)
+        elif bad:
+            failed.append(figure)
+        if g.get("expected_miss") and g["verdict"] == "ok":
+            print(f"note: {figure} now meets its target: remove it from {EXPECTED_MISSES.relative_to(REPO)}")
+    for figure in excused:
+        print(f"bench --quick: {figure} misses its target (expected: {summary['gate'][figure]['expected_miss']})")
+    if failed:
+        print(
+            f"bench --quick: {subject} misses its targets by more than {GATE_SLACK}x (or has no figure): "
+            + ", ".join(failed),
+            file=sys.stderr,
+        )
+        return 1
+    print(f"bench --quick: every gated figure within {GATE_SLACK}x of its target")
     return 0
 
 

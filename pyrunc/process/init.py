@@ -31,7 +31,7 @@ from pyrunc.security import capabilities, credentials
 try:  # written in parallel by the rootfs helper; guarded so the rest of pyrunc imports without it
     from pyrunc.rootfs import prepare as _rootfs
 except ImportError as _e:  # pragma: no cover - until pyrunc/rootfs/prepare.py lands
-    _rootfs = None
+    _rootfs = None  # type: ignore[assignment]
     _ROOTFS_IMPORT_ERROR = str(_e)
 
 try:

@@ -73,7 +73,7 @@ class Relay:
         if os.isatty(0):
             with contextlib.suppress(termios.error):
                 self._old_tty = termios.tcgetattr(0)
-                tty.setraw(0)
+                tty.setraw(0, termios.TCSANOW)  # not TCSAFLUSH: keep what the user typed ahead (as runc)
         self._resize()
 
     def _resize(self) -> None:

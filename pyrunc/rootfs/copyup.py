@@ -4,7 +4,9 @@ runc mounts the tmpfs on a scratch directory of the host, copies, then moves the
 detached (fsopen/fsconfig/fsmount), filled through its fd with *at calls, and attached onto the mountpoint fd
 with move_mount: no host directory, no path string, nothing to clean up if it fails.
 The copy keeps type, mode, owner and times; it never follows a symlink (each entry is opened O_NOFOLLOW
-relative to its parent fd), so content of the image cannot make us read or write outside it.
+relative to its parent fd), so content of the image cannot make us read or write outside it. Every entry opened
+must still be the inode that was stat'ed: a directory of a shared volume can change while we copy it, and a
+regular file swapped for a fifo would otherwise block the runtime forever in open(2) (opened O_NONBLOCK, checked).
 """
 
 from __future__ import annotations
@@ -60,12 +62,23 @@ def copy_tree(src: int, dst: int, shown: str) -> None:
             raise SyscallError("tmpcopyup", e.errno or errno.EIO, path=where) from None
 
 
+def open_same(src: int, name: str, flags: int, st: os.stat_result, where: str) -> int:
+    """Open `name` in directory fd `src` (never following a symlink, never blocking on a fifo or device) and check
+    it is still the inode `st` described; else SyscallError ESTALE ("changed while being copied")."""
+    fd = os.open(name, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=src)
+    now = os.fstat(fd)
+    if (now.st_dev, now.st_ino, stat.S_IFMT(now.st_mode)) != (st.st_dev, st.st_ino, stat.S_IFMT(st.st_mode)):
+        os.close(fd)
+        raise SyscallError("tmpcopyup", errno.ESTALE, path=where, detail="changed while being copied")
+    return fd
+
+
 def copy_entry(src: int, dst: int, name: str, st: os.stat_result, where: str) -> None:
     mode = st.st_mode
     perm = stat.S_IMODE(mode)
     if stat.S_ISDIR(mode):
         os.mkdir(name, 0o700, dir_fd=dst)
-        sfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src)
+        sfd = open_same(src, name, os.O_RDONLY | os.O_DIRECTORY, st, where)
         try:
             dfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dst)
             try:
@@ -77,7 +90,7 @@ def copy_entry(src: int, dst: int, name: str, st: os.stat_result, where: str) ->
         finally:
             os.close(sfd)
     elif stat.S_ISREG(mode):
-        sfd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src)
+        sfd = open_same(src, name, os.O_RDONLY, st, where)
         try:
             dfd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
                           dir_fd=dst)

@@ -241,6 +241,7 @@ def create_container(root: str, cid: str, opts: CreateOptions) -> Created:
     # ---- validation: nothing exists yet, so a failure here leaves nothing behind
     spec, raw = load_bundle(opts.bundle, console_socket=opts.console_socket, for_create=True, detach=opts.detach)
     process = spec.process
+    assert process is not None  # for_create: validation requires it
     seccomp_filter = None
     if spec.linux.seccomp is not None:
         from pyrunc.security.seccomp import compile_filter

@@ -13,7 +13,6 @@ otherwise exits with its process's status (128+signal when killed by one).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import select
 import signal
@@ -121,9 +120,10 @@ def _with_caps(process: Process, names: list[str]) -> Process:
         return current + tuple(n for n in dict.fromkeys(extra) if n not in current)
 
     known = [n for n in names if n in CAP_NAMES]
-    return dataclasses.replace(process, capabilities=Capabilities(
+    out: Process = process.replace(capabilities=Capabilities(
         bounding=add(c.bounding, known), effective=add(c.effective, known), permitted=add(c.permitted, known),
         inheritable=c.inheritable, ambient=add(c.ambient, [n for n in known if n in c.inheritable])))
+    return out
 
 
 def _from_config(spec: Spec, opts: ExecOptions) -> Process:
@@ -148,14 +148,14 @@ def _from_config(spec: Spec, opts: ExecOptions) -> Process:
     user = base.user
     if opts.user:
         uid, gid = _parse_user(opts.user)
-        user = dataclasses.replace(user, uid=uid, gid=user.gid if gid is None else gid)
+        user = user.replace(uid=uid, gid=user.gid if gid is None else gid)
     for g in opts.additional_gids:
         if not 0 <= g <= 0xFFFFFFFE:
             raise UsageError(f"--additional-gids: must be a number between 0 and 4294967294, got {g}")
     if opts.additional_gids:
-        user = dataclasses.replace(user, additional_gids=user.additional_gids + tuple(opts.additional_gids))
+        user = user.replace(additional_gids=user.additional_gids + tuple(opts.additional_gids))
     changes["user"] = user
-    process = dataclasses.replace(base, **changes)
+    process: Process = base.replace(**changes)
     if opts.caps:
         process = _with_caps(process, opts.caps)
     return process
@@ -178,7 +178,7 @@ def build_process(spec: Spec, opts: ExecOptions) -> Process:
         process = _from_config(spec, opts)
     if process.apparmor_profile or process.selinux_label:
         _log().warning("exec: apparmorProfile/selinuxLabel ignored (no LSM support in pyrunc)")
-        process = dataclasses.replace(process, apparmor_profile=None, selinux_label=None)
+        process = process.replace(apparmor_profile=None, selinux_label=None)
     return process
 
 
@@ -257,11 +257,11 @@ def open_namespaces(st: State, spec: Spec) -> list[tuple[str, int]]:
     """fds of /proc/<init>/ns/<x> for every namespace type the container's config has, except those we are
     already in (setns into one's own user namespace fails; for pid and time our *_for_children is what a setns
     would change). The init is identified by a pidfd plus its start time, checked before and after opening."""
-    from pyrunc.linux import ns
+    from pyrunc.linux import ns, proc
 
     stopped = ContainerError("cannot exec in a stopped container")
     try:
-        pidfd = os.pidfd_open(st.pid)
+        pidfd = proc.pidfd_open(st.pid)
     except OSError:
         raise stopped from None
     fds: list[tuple[str, int]] = []
@@ -355,8 +355,9 @@ class _ExecParent:
         assert sc is not None
         if not sc.listener_path:
             raise ContainerError("seccomp listenerPath is not set")
-        state = state_for_hooks(self.st.id, RUNNING, pid, self.st.bundle, self.st.annotations)
-        send_listener(sc.listener_path, fd, state, sc.listener_metadata)
+        # runc: the state names the container's init; the process the fd belongs to is the exec'd one.
+        state = state_for_hooks(self.st.id, RUNNING, self.st.pid, self.st.bundle, self.st.annotations)
+        send_listener(sc.listener_path, fd, state, sc.listener_metadata, notify_pid=pid)
 
     def on_warn(self, message: str) -> None:
         _log().warning("%s", message)

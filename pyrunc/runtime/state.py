@@ -10,12 +10,15 @@ target is 1.3x a bare interpreter start: bench/). It imports only `posix`, `time
 - no `from __future__ import annotations` (see "Import discipline" in pyrunc.cli.main): annotations naming `Any`
   are quoted.
 
-Two files per container, both JSON and both replaced atomically:
-- `state.json`: everything but the config, a few hundred bytes that `state`, `kill` and `list` read;
-- `config.json`: the validated config.json of the bundle (`State.config`), read only when something asks for it
-  (delete, start, exec, update), because a real config can be tens of KB (Docker's seccomp profile) and `list`
-  would parse it for every container. `save` writes config.json first, so a state.json always has its config.
-State files written by older pyrunc versions (config inside state.json) still load.
+Three files per container, all JSON, each replaced atomically (temp file + rename: a reader never sees half a
+file; no fsync, as runc: the state root is normally a tmpfs, and nothing in it outlives a crash of the machine):
+- `state.json`: the small fields (FIELDS, ~300 bytes) that `state`, `kill` and `list` read;
+- `config.json`: the validated config.json of the bundle (`State.config`), and `cgroup.json`: what the cgroup
+  manager needs to find the container's cgroups again (`State.cgroup`). Each is read only when something asks
+  for it (delete, start, exec, update, pause, `kill --all`): a real config can be tens of KB (Docker's seccomp
+  profile), the v1 cgroup paths near 1 KB, and `list` would parse them for every container. `save` writes them
+  only when they changed, and before state.json.
+State files written by older pyrunc versions (config and cgroup inside state.json) still load.
 
 Status is never trusted from the file alone (ARCHITECTURE rule 10, SECURITY rule 6):
 - the init pid must exist with the start time saved at create (field 22 of /proc/<pid>/stat), and not be a
@@ -31,10 +34,12 @@ from pyrunc import quickjson
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
 STATE_FILE = "state.json"
 CONFIG_FILE = "config.json"
+CGROUP_FILE = "cgroup.json"
 FIFO_NAME = "exec.fifo"
 
 CREATING = "creating"
@@ -54,19 +59,48 @@ FIELDS = (
     "owner",
     "annotations",
     "oci_version",
-    "cgroup",
     "status_hint",
     "extra",
 )
+# The fields kept in a file of their own, read on first use: field -> file.
+PARTS = {"config": CONFIG_FILE, "cgroup": CGROUP_FILE}
+
+
+class _Part:
+    """A State field kept in its own file of the container's directory and read on first use (module doc)."""
+
+    __slots__ = ("file", "raw_slot", "slot")
+
+    def __init__(self, name: str) -> None:
+        self.file = PARTS[name]
+        self.slot = f"_{name}"  # the value; None: not read yet
+        self.raw_slot = f"_{name}_json"  # the file's bytes as last read or written (save skips an unchanged one)
+
+    def __get__(self, st: "State | None", owner: type) -> "Any":
+        if st is None:
+            return self
+        value = getattr(st, self.slot)
+        if value is None:
+            raw = _read_file(f"{st._dir}/{self.file}") if st._dir else None
+            value = {} if raw is None else _parse_part(raw, self.file, st.id)
+            setattr(st, self.slot, value)
+            setattr(st, self.raw_slot, raw)
+        return value
+
+    def __set__(self, st: "State", value: "dict[str, Any]") -> None:
+        setattr(st, self.slot, value)
 
 
 class State:
     """What pyrunc keeps about one container. `status_hint` is the last status a verb set, not the truth.
 
-    `config` (the raw validated config.json) is loaded from the container's directory on first use.
+    `config` (the raw validated config.json) and `cgroup` (the cgroup manager's to_state()) are read from the
+    container's directory on first use.
     """
 
-    __slots__ = (*FIELDS, "_config", "_dir")
+    __slots__ = (*FIELDS, "_cgroup", "_cgroup_json", "_config", "_config_json", "_dir")
+    config = _Part("config")
+    cgroup = _Part("cgroup")
 
     def __init__(
         self,
@@ -93,31 +127,26 @@ class State:
         self.owner = owner
         self.annotations = annotations or {}
         self.oci_version = oci_version
-        self.cgroup = cgroup or {}
-        self._config = config  # None: not loaded (yet); see `config`
+        self._cgroup = cgroup
+        self._cgroup_json: bytes | None = None
+        self._config = config
+        self._config_json: bytes | None = None
         self._dir: str | None = None  # the directory it was loaded from / saved to
         self.status_hint = status_hint
         self.extra = extra or {}
 
-    @property
-    def config(self) -> "dict[str, Any]":
-        """The validated raw config.json: `delete` works even if the bundle is gone."""
-        if self._config is None:
-            self._config = _read_config(self._dir, self.id) if self._dir else {}
-        return self._config
-
-    @config.setter
-    def config(self, value: "dict[str, Any]") -> None:
-        self._config = value
-
     def to_dict(self) -> "dict[str, Any]":
         d = {k: getattr(self, k) for k in FIELDS}
+        d["cgroup"] = self.cgroup
         d["config"] = self.config
         return d
 
     @classmethod
     def from_dict(cls, d: "dict[str, Any]") -> "State":
-        return cls(**{k: d[k] for k in (*FIELDS, "config") if k in d})
+        try:
+            return cls(**d)  # what save() wrote: exactly (a subset of) the keyword arguments
+        except TypeError:  # a key this version does not know
+            return cls(**{k: d[k] for k in (*FIELDS, *PARTS) if k in d})
 
     def oci(self, status: str, *, owner: str | None = None) -> "dict[str, Any]":
         """The state JSON runc prints (field order of runc's containerState; annotations only when present)."""
@@ -184,39 +213,68 @@ def reserve(root: str, cid: str) -> str:
 
 
 def _write_atomic(d: str, name: str, data: bytes) -> None:
-    """Temp file in the same directory, fsync, rename: a reader never sees half a file."""
+    """Temp file in the same directory, then rename: a reader never sees half a file (see the module doc). The
+    file gets the directory's owner (root working on another user's container keeps it theirs): `scan` reads
+    the container's owner from state.json."""
     tmp = f"{d}/.{name}.{posix.getpid()}.tmp"
     fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC | posix.O_NOFOLLOW, 0o600)
     try:
+        if posix.geteuid() == 0:
+            owner = posix.stat(d)
+            if owner.st_uid != 0:
+                posix.fchown(fd, owner.st_uid, owner.st_gid)
         view = memoryview(data)
         while view:
             view = view[posix.write(fd, view) :]
-        posix.fsync(fd)
     finally:
         posix.close(fd)
     posix.replace(tmp, f"{d}/{name}")
 
 
+_COMPACT = (",", ":")
+
+
 def save(root: str, st: State) -> None:
-    """Write the state atomically; the config first (when loaded or set), so state.json never lacks it."""
+    """Write the state atomically; first the parts (config, cgroup) that were set or read and changed."""
     d = container_dir(root, st.id)
-    compact = (",", ":")
-    if st._config is not None:
-        _write_atomic(d, CONFIG_FILE, quickjson.dumps(st._config, separators=compact).encode())
-    _write_atomic(d, STATE_FILE, quickjson.dumps({k: getattr(st, k) for k in FIELDS}, separators=compact).encode())
+    for name, file in PARTS.items():
+        value = getattr(st, f"_{name}")
+        if value is not None:
+            data = quickjson.dumps(value, separators=_COMPACT).encode()
+            if data != getattr(st, f"_{name}_json") or d != st._dir:
+                _write_atomic(d, file, data)
+                setattr(st, f"_{name}_json", data)
+    _write_atomic(d, STATE_FILE, quickjson.dumps({k: getattr(st, k) for k in FIELDS}, separators=_COMPACT).encode())
     st._dir = d
+
+
+def _read_file(path: str) -> bytes | None:
+    """The whole file, or None if it does not exist. posix calls, not open(): no buffered file object to build
+    (`list` reads two files per container)."""
+    try:
+        fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        data = posix.read(fd, 65536)
+        if len(data) == 65536:  # a big one (a config): read the rest
+            chunks = [data]
+            while chunk := posix.read(fd, 65536):
+                chunks.append(chunk)
+            data = b"".join(chunks)
+    finally:
+        posix.close(fd)
+    return data
 
 
 def load(root: str, cid: str) -> State:
     """Load a container's state; `ContainerNotExist` ("container does not exist") if there is none."""
     d = container_dir(root, cid)
-    try:
-        with open(f"{d}/{STATE_FILE}", "rb") as f:
-            raw = f.read()
-    except (FileNotFoundError, NotADirectoryError):
+    raw = _read_file(f"{d}/{STATE_FILE}")
+    if raw is None:
         from pyrunc.errors import ContainerNotExist
 
-        raise ContainerNotExist(cid) from None
+        raise ContainerNotExist(cid)
     try:
         st = State.from_dict(quickjson.loads(raw))
     except (ValueError, TypeError) as e:
@@ -227,21 +285,16 @@ def load(root: str, cid: str) -> State:
     return st
 
 
-def _read_config(d: str, cid: str) -> "dict[str, Any]":
+def _parse_part(raw: bytes, file: str, cid: str) -> "dict[str, Any]":
     try:
-        with open(f"{d}/{CONFIG_FILE}", "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        return {}
-    try:
-        config = quickjson.loads(raw)
-        if not isinstance(config, dict):
+        value = quickjson.loads(raw)
+        if not isinstance(value, dict):
             raise ValueError("not an object")
     except ValueError as e:
         from pyrunc.errors import PyruncError
 
-        raise PyruncError(f"container {cid}: corrupt {CONFIG_FILE} in its state directory: {e}") from None
-    return config
+        raise PyruncError(f"container {cid}: corrupt {file} in its state directory: {e}") from None
+    return value
 
 
 def _is_dir(path: str) -> bool:
@@ -317,12 +370,17 @@ class lock:
 def proc_stat(pid: int) -> tuple[str, int] | None:
     """(state letter, start time in clock ticks) of a pid, or None if it does not exist."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
+        fd = posix.open(f"/proc/{pid}/stat", posix.O_RDONLY | posix.O_CLOEXEC)
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
+    try:
+        data = posix.read(fd, 4096)  # one read: the kernel fills it at once (~300 bytes)
+    except ProcessLookupError:  # exited between open and read
+        return None
+    finally:
+        posix.close(fd)
     # The command name may contain spaces and ')': split after the LAST ')'.
-    rest = data[data.rindex(b")") + 2 :].split()
+    rest = data[data.rindex(b")") + 2 :].split(None, 20)
     return rest[0].decode(), int(rest[19])
 
 
@@ -346,12 +404,19 @@ def init_alive(st: State) -> bool:
 
 def status(root: str, st: State) -> str:
     """The live OCI status of a container (see the module docstring)."""
+    return _status(st, f"{_join(root, st.id)}/{FIFO_NAME}", None)
+
+
+def _status(st: State, fifo: str, dir_fd: int | None) -> str:
     if not init_alive(st):
         return STOPPED
     if st.status_hint == CREATING:
         return CREATING
-    if _exists(fifo_path(root, st.id)):
+    try:
+        posix.stat(fifo, dir_fd=dir_fd)
         return CREATED
+    except (OSError, ValueError):
+        pass
     if st.status_hint == PAUSED and st.cgroup:
         from pyrunc.cgroups import manager_from_state
 
@@ -361,3 +426,45 @@ def status(root: str, st: State) -> str:
         except Exception:
             return PAUSED
     return RUNNING
+
+
+def scan(root: str) -> "Iterator[tuple[State, str, int]]":
+    """Every container under `root`, sorted by id, as (state, live status, uid owning its directory); directories
+    without a readable state (a create killed early, a corrupt file) are skipped.
+
+    What `list` does per container is what `list` of 1000 containers costs, so it is done here with few calls
+    and syscalls relative to the root's fd (openat/fstatat): read state.json, stat the directory and exec.fifo,
+    read /proc/<pid>/stat.
+    """
+    try:
+        root_fd = posix.open(root, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    try:
+        with posix.scandir(root_fd) as it:
+            ids = sorted(e.name for e in it if e.is_dir(follow_symlinks=False))
+        from_dict, loads = State.from_dict, quickjson.loads
+        for cid in ids:
+            try:
+                fd = posix.open(f"{cid}/{STATE_FILE}", posix.O_RDONLY | posix.O_CLOEXEC, dir_fd=root_fd)
+            except OSError:
+                continue
+            try:
+                raw = posix.read(fd, 65536)
+                if len(raw) == 65536:  # a state.json of an older version, with the config in it
+                    raw = _read_file(f"{_join(root, cid)}/{STATE_FILE}") or b""
+                # The owner of state.json is the owner of the directory (_write_atomic keeps it so): an fstat
+                # saves a path walk per container.
+                uid = posix.fstat(fd).st_uid
+            except OSError:
+                continue
+            finally:
+                posix.close(fd)
+            try:
+                st = from_dict(loads(raw))
+            except (ValueError, TypeError):
+                continue
+            st._dir = _join(root, cid)
+            yield st, _status(st, f"{cid}/{FIFO_NAME}", root_fd), uid
+    finally:
+        posix.close(root_fd)

@@ -379,16 +379,19 @@ def container_process_state(notify_pid: int, state: Mapping[str, Any], metadata:
     return cps
 
 
-def send_listener(listener_path: str, notify_fd: int, state: Mapping[str, Any], metadata: str | None) -> None:
+def send_listener(listener_path: str, notify_fd: int, state: Mapping[str, Any], metadata: str | None,
+                  notify_pid: int | None = None) -> None:
     """Implements `linux.seccomp.listenerPath`: send the container process state and the seccomp fd to the agent.
 
     One AF_UNIX SOCK_STREAM connection per state, the fd by SCM_RIGHTS in the first sendmsg, then closed (spec).
-    `state` is the runtime-spec state of the container; its `pid` is sent as the container process pid.
+    `state` is the runtime-spec state of the container; the container process pid is `notify_pid` (exec: the exec'd
+    process), by default the state's `pid` (the init).
     The path is resolved in the caller's mount namespace: call this from the runtime side (host), not from the
     init after pivot_root. Raises SeccompError naming /linux/seccomp/listenerPath.
     """
     ptr = "/linux/seccomp/listenerPath"
-    payload = json.dumps(container_process_state(int(state.get("pid") or 0), state, metadata),
+    pid = notify_pid if notify_pid is not None else int(state.get("pid") or 0)
+    payload = json.dumps(container_process_state(pid, state, metadata),
                          separators=(",", ":")).encode()
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as sock:

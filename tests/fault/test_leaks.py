@@ -13,7 +13,14 @@ import time
 from pathlib import Path
 
 import pytest
-from security.hostprobe import HostSnapshot, own_fds, pyrunc_stage_processes, wait_until
+from security.hostprobe import (
+    HostSnapshot,
+    own_fds,
+    pyrunc_stage_processes,
+    read_text,
+    remove_cgroups,
+    wait_until,
+)
 from security.runtimes import SESSION, Runtime
 
 pytestmark = pytest.mark.root
@@ -25,8 +32,28 @@ def test_create_start_kill_delete_cycles_leak_nothing(pyrunc: Runtime, sleeper: 
     prefix = f"leak-{SESSION}"
     before = HostSnapshot.take([prefix, str(world)])
     fds_before = own_fds()
-    stages_before = set(pyrunc_stage_processes())
+
+    def our_stages() -> set[int]:  # other test runs on the machine have their own pyrunc inits
+        return {pid for pid in pyrunc_stage_processes() if prefix in read_text(f"/proc/{pid}/cgroup")}
+
+    stages_before = our_stages()
     t0 = time.monotonic()
+    try:
+        cycles(pyrunc, sleeper, prefix)
+    finally:
+        elapsed = time.monotonic() - t0
+        wait_until(lambda: not HostSnapshot.take([prefix, str(world)]).differences(before), timeout=10)
+        leaked = HostSnapshot.take([prefix, str(world)]).differences(before)
+        pyrunc.cleanup()
+        remove_cgroups(prefix)  # whatever a failing run leaked must not stay on the host
+    assert not leaked, leaked
+    assert own_fds() == fds_before
+    assert our_stages() <= stages_before
+    assert not os.listdir(pyrunc.root), os.listdir(pyrunc.root)
+    print(f"{CYCLES} cycles in {elapsed:.1f}s ({elapsed / CYCLES * 1000:.0f} ms per cycle)")
+
+
+def cycles(pyrunc: Runtime, sleeper: Path, prefix: str) -> None:
     for i in range(CYCLES):
         cid = f"{prefix}-{i}"
         p = pyrunc.create(sleeper, cid)
@@ -37,10 +64,3 @@ def test_create_start_kill_delete_cycles_leak_nothing(pyrunc: Runtime, sleeper: 
         assert wait_until(lambda cid=cid: (pyrunc.state(cid) or {}).get("status") == "stopped", timeout=10), i
         d = pyrunc.delete(cid, force=False)
         assert d.returncode == 0, f"cycle {i}: delete: {d.stderr}"
-    elapsed = time.monotonic() - t0
-    assert wait_until(lambda: not HostSnapshot.take([prefix, str(world)]).differences(before), timeout=10), (
-        HostSnapshot.take([prefix, str(world)]).differences(before))
-    assert own_fds() == fds_before
-    assert set(pyrunc_stage_processes()) <= stages_before
-    assert not os.listdir(pyrunc.root), os.listdir(pyrunc.root)
-    print(f"{CYCLES} cycles in {elapsed:.1f}s ({elapsed / CYCLES * 1000:.0f} ms per cycle)")

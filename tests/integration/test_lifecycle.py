@@ -436,3 +436,103 @@ def test_pidfd_socket_receives_a_pidfd_of_the_init(runtime: Any, make_bundle: An
     finally:
         os.close(pidfd)
     assert wait_status(runtime, cid, "stopped")["status"] == "stopped"
+
+
+# ------------------------------------------------------------------------------------------- hook semantics
+
+
+def _hook_bundle(make_bundle: Any, tmp_path: Path, hooks: dict[str, Any], args: list[str]) -> tuple[Path, Path]:
+    """A bundle whose /log is the host directory returned second (the container and host hooks write there)."""
+    logdir = tmp_path / "log"
+    logdir.mkdir(exist_ok=True)
+    logdir.chmod(0o777)
+
+    def edit(c: dict[str, Any]) -> None:
+        c["mounts"].append({"destination": "/log", "type": "bind", "source": str(logdir), "options": ["rbind"]})
+        c["hooks"] = hooks
+
+    return make_bundle(edit=edit, args=args), logdir
+
+
+def test_hooks_in_the_container_namespace_get_the_containers_pid(runtime: Any, make_bundle: Any,
+                                                                  tmp_path: Path) -> None:
+    """runtime-spec "State": for hooks executed in the container namespace (createContainer, startContainer) the
+    pid is the one the container sees (1, with a new pid namespace); the others get the host pid."""
+    logdir = tmp_path / "log"
+
+    def save(kind: str) -> dict[str, Any]:
+        # busybox sh has `cat`; the state goes to /log/<kind>.json (createContainer runs before pivot_root, in the
+        # container's mount namespace with the host's paths: it writes to the host path of the log directory).
+        target = f"{logdir}/{kind}.json" if kind != "startContainer" else f"/log/{kind}.json"
+        return {"path": "/bin/sh", "args": ["sh", "-c", f"cat > {target}"]}
+
+    hooks = {k: [save(k)] for k in ("prestart", "createRuntime", "createContainer", "startContainer", "poststart")}
+    bundle, logdir = _hook_bundle(make_bundle, tmp_path, hooks, ["sleep", "60"])
+    cid = uniq("c-hookpid")
+    create(runtime, "-b", str(bundle), cid, check=True)
+    runtime("start", cid, check=True)
+    host_pid = runtime.state(cid)["pid"]
+    import json
+
+    pids = {k: json.loads((logdir / f"{k}.json").read_text())["pid"] for k in hooks}
+    assert pids == {"prestart": host_pid, "createRuntime": host_pid, "createContainer": 1, "startContainer": 1,
+                    "poststart": host_pid}
+
+
+def test_failing_start_container_hook_fails_start_and_stops(runtime: Any, make_bundle: Any, tmp_path: Path) -> None:
+    """runtime-spec v1.3.0 lifecycle step 7: a failing startContainer hook: error, container stopped, the
+    program never runs; `delete` then destroys it and runs poststop (steps 12-13)."""
+    hooks = {"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "echo nope >&2; exit 3"]}],
+             "poststop": [{"path": "/bin/sh", "args": ["sh", "-c", f"cat > {tmp_path}/log/poststop.json"]}]}
+    bundle, logdir = _hook_bundle(make_bundle, tmp_path, hooks, ["sh", "-c", "echo ran > /log/ran; sleep 60"])
+    cid = uniq("c-startfail")
+    create(runtime, "-b", str(bundle), cid, check=True)
+    p = runtime("start", cid)
+    assert p.returncode == 1
+    assert "startContainer hook #0 (/bin/sh): exit status 3: nope" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+    assert runtime.state(cid)["status"] == "stopped"
+    assert not (logdir / "ran").exists()
+    runtime("delete", cid, check=True)
+    assert (logdir / "poststop.json").exists()
+    assert_nothing_left(runtime, cid)
+
+
+def test_failing_poststart_hook_fails_start_and_stops(runtime: Any, make_bundle: Any, tmp_path: Path) -> None:
+    """runtime-spec v1.3.0 lifecycle step 9: a failing poststart hook: error, and the container is stopped."""
+    hooks = {"poststart": [{"path": "/bin/sh", "args": ["sh", "-c", "cat >/dev/null; echo nope >&2; exit 4"]}]}
+    bundle, logdir = _hook_bundle(make_bundle, tmp_path, hooks, ["sh", "-c", "echo ran > /log/ran; sleep 60"])
+    cid = uniq("c-poststartfail")
+    create(runtime, "-b", str(bundle), cid, check=True)
+    pid = runtime.state(cid)["pid"]
+    p = runtime("start", cid)
+    assert p.returncode == 1
+    assert "poststart hook #0 (/bin/sh): exit status 4: nope" in p.stderr
+    assert runtime.state(cid)["status"] == "stopped"
+    assert not os.path.exists(f"/proc/{pid}/cmdline") or not open(f"/proc/{pid}/cmdline", "rb").read()
+    assert (logdir / "ran").exists(), "poststart must run after the program was executed"
+    runtime("delete", cid, check=True)
+    assert_nothing_left(runtime, cid)
+
+
+@pytest.mark.parametrize("kind", ["startContainer", "poststart"])
+def test_run_with_failing_start_hook_leaves_nothing(runtime: Any, make_bundle: Any, tmp_path: Path,
+                                                     kind: str) -> None:
+    hooks = {kind: [{"path": "/bin/sh", "args": ["sh", "-c", "cat >/dev/null; exit 5"]}]}
+    bundle, _logdir = _hook_bundle(make_bundle, tmp_path, hooks, ["sleep", "60"])
+    cid = uniq(f"c-run-{kind.lower()}")
+    p = runtime("run", "-b", str(bundle), cid, stdin=subprocess.DEVNULL)
+    assert p.returncode == 1
+    assert f"{kind} hook #0 (/bin/sh): exit status 5" in p.stderr
+    assert_nothing_left(runtime, cid)
+
+
+def test_created_container_stops_on_term(runtime: Any, make_bundle: Any) -> None:
+    """The parked init is pid 1 of its pid namespace: it handles TERM itself (the kernel would drop it)."""
+    bundle = make_bundle(args=["sleep", "60"])
+    cid = uniq("c-created-term")
+    create(runtime, "-b", str(bundle), cid, check=True)
+    runtime("kill", cid, "TERM", check=True)
+    assert wait_status(runtime, cid, "stopped")["status"] == "stopped"
+    runtime("delete", cid, check=True)
+    assert_nothing_left(runtime, cid)

@@ -8,6 +8,7 @@ to host directories, into /proc, a fake /dev/null) and check both the refusal an
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 from collections.abc import Iterator
@@ -410,7 +411,7 @@ def test_proc_symlink_is_refused(cfg: dict[str, Any], tmp_path: Path, rootfs: Pa
 
 
 def test_sys_symlink_is_refused(cfg: dict[str, Any], tmp_path: Path, rootfs: Path) -> None:
-    os.rmdir(rootfs / "sys")
+    shutil.rmtree(rootfs / "sys")
     (rootfs / "fakesys").mkdir()
     os.symlink("/fakesys", rootfs / "sys")
     assert "symlink" in fails(cfg, tmp_path)

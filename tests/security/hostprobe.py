@@ -241,3 +241,26 @@ class HostSnapshot:
                 changed = sorted(k for k in set(tree) | set(before) if tree.get(k) != before.get(k))
                 out.append(f"host tree {w} changed: {changed[:20]}")
         return out
+
+
+def remove_cgroups(needle: str) -> None:
+    """Last-resort clean-up after a failed test: SIGKILL what is in the cgroups named `needle`, remove them."""
+    import signal
+
+    for top in cgroup_dirs(needle):
+        walk = sorted(os.walk(top), key=lambda w: len(w[0]), reverse=True)
+        for sub, _, _ in walk:
+            for pid in read_text(os.path.join(sub, "cgroup.procs")).split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+        for sub, _, _ in walk:
+            for _ in range(50):
+                try:
+                    os.rmdir(sub)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.05)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 SEC = "tests/security"
+FAULT = "tests/fault"
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,10 @@ MUTANTS = (
             ("pyrunc/process/init.py", "    proc.set_cloexec_from(3 + cfg.extra_fds)\n", "    pass\n"),
             ("pyrunc/runtime/container.py", "    proc.set_cloexec_from(3 + extra)\n", "    pass\n")),
            (f"{SEC}/test_leaked_fds.py::test_cve_2024_21626_fds_leaked_by_the_caller",)),
+    Mutant("M-copyup", "tmpcopyup opens a copied file by name, blocking (the bug this suite found)",
+           (("pyrunc/rootfs/copyup.py", "        sfd = open_same(src, name, os.O_RDONLY, st, where)",
+             "        sfd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src)"),),
+           (f"{SEC}/test_mount_targets.py::test_tmpcopyup_of_a_raced_volume_never_hangs_the_runtime",)),
     Mutant("M-31133", "mask with whatever /dev/null resolves to",
            (("pyrunc/rootfs/paths.py", "            if not linuxfs.is_char_device(fd, 1, 3):",
              "            if False:"),),
@@ -99,6 +104,24 @@ MUTANTS = (
     Mutant("M-nnp", "no_new_privs not set",
            (("pyrunc/process/init.py", "        prctl.set_no_new_privs()\n", "        pass\n"),),
            (f"{SEC}/test_privileges.py::test_no_new_privs_holds_across_setuid_and_file_caps",)),
+    Mutant("M-save-order", "create makes the cgroup before the state names it",
+           (("pyrunc/runtime/container.py",
+             "        statestore.save(root, st)  # names the cgroup before it exists: `delete --force` can always "
+             "clean up\n", "        pass\n"),
+            ("pyrunc/runtime/container.py", "        cg.create()\n        cg_created = True\n",
+             "        cg.create()\n        cg_created = True\n        statestore.save(root, st)\n")),
+           (f"{FAULT}/test_sigkill.py::test_sigkill_during_create",)),
+    Mutant("M-reserve", "the state dir is not reserved exclusively",
+           (("pyrunc/runtime/state.py", "    except FileExistsError:\n        raise ContainerExists(cid) from None\n",
+             "    except FileExistsError:\n        pass\n"),),
+           (f"{FAULT}/test_concurrency.py::test_20_concurrent_creates_of_one_id_yield_one_container",)),
+    Mutant("M-pid-reuse", "liveness by pid only (start time ignored)",
+           (("pyrunc/runtime/state.py", "    if st.pid_start and start != st.pid_start:",
+             "    if False:"),),
+           (f"{FAULT}/test_state_damage.py::test_state_naming_another_process_is_never_signalled",)),
+    Mutant("M-leak-cgroup", "delete leaves the cgroup",
+           (("pyrunc/runtime/teardown.py", "    if cg is not None:\n        cg.destroy()\n", "    pass\n"),),
+           (f"{FAULT}/test_leaks.py",)),
     Mutant("M-seccomp", "seccomp filter not loaded",
            (("pyrunc/process/init.py", "    fd = _seccomp.load_filter(cfg.seccomp)", "    fd = None"),),
            (f"{SEC}/test_privileges.py::test_seccomp_filter_cannot_be_removed",)),
@@ -123,7 +146,8 @@ def run(m: Mutant) -> tuple[str, str]:
         stale = build(m, Path(tmp))
         if stale:
             return "STALE", stale
-        env = dict(os.environ, PYRUNC_SECURITY_SRC=tmp, PYRUNC_SECURITY_RUNTIMES="pyrunc")
+        env = dict(os.environ, PYRUNC_SECURITY_SRC=tmp, PYRUNC_SECURITY_RUNTIMES="pyrunc",
+                   PYRUNC_RACE_SECONDS=os.environ.get("PYRUNC_RACE_SECONDS", "20"))
         p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *m.tests],
                            cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
         summary = (p.stdout.strip().splitlines() or [""])[-1]

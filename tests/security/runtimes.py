@@ -106,13 +106,19 @@ class Runtime:
         return self("delete", *(["--force"] if force else []), cid)
 
     def cleanup(self) -> None:
-        """`delete --force` every container still in the state root (a missing dir has nothing to delete)."""
+        """`delete --force` every container still in the state root (a missing dir has nothing to delete); then,
+        as a last resort, remove cgroups of our ids that the runtime left (runc 1.1.5 does, after some attacks)."""
+        from .hostprobe import cgroup_dirs, remove_cgroups
+
         ids = set(os.listdir(self.root)) if self.root.exists() else set()
         for cid in sorted(e for e in ids if not e.startswith(".")):
             try:
                 self.delete(cid)
             except subprocess.TimeoutExpired:
                 pass
+        for d in cgroup_dirs(SESSION):
+            if os.path.basename(d) in self.ids:
+                remove_cgroups(os.path.basename(d))
 
 
 def fix_busybox_links(rootfs: Path) -> None:

@@ -33,13 +33,14 @@ from .runtimes import SESSION, Runtime, copy_rootfs, uniq
 
 pytestmark = pytest.mark.root
 
-# CI: a few dozen examples per property; PYRUNC_FUZZ_EXAMPLES=500 for a long run.
+# CI: a few dozen examples per property, the same ones every run (derandomized); elsewhere new ones each run.
+# PYRUNC_FUZZ_EXAMPLES=500 for a long run.
 EXAMPLES = int(os.environ.get("PYRUNC_FUZZ_EXAMPLES", "25"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=False,
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=os.environ.get("CI") == "true",
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], database=None)
 
 # What a good error names: the config file and pointer, the bundle, a flag, the id, the offending token quoted.
-WHERE = re.compile(r"config\.json|\(config: /|bundle|--?[a-z]|container|argument|state root|/|'[^']*'")
+WHERE = re.compile(r"config\.json|\(config: /|bundle|-\w|container|argument|state root|/|'[^']*'")
 
 
 @pytest.fixture(scope="module")
@@ -61,14 +62,15 @@ def new_bundle(world: dict[str, Any], data: bytes) -> Path:
     return b
 
 
-def check_outcome(world: dict[str, Any], p: subprocess.CompletedProcess, cid: str | None, what: str) -> None:
-    """The rules of the module docstring, for one invocation."""
+def check_outcome(world: dict[str, Any], p: subprocess.CompletedProcess, cid: str | None, what: str,
+                  codes: tuple[int, ...] = (1,)) -> None:
+    """The rules of the module docstring, for one invocation. `codes`: the failure exit statuses allowed."""
     rt: Runtime = world["rt"]
     out = p.stdout + p.stderr
     assert "Traceback" not in out, f"{what}: traceback:\n{out}"
     assert "internal error" not in p.stderr, f"{what}: {p.stderr}"
     if p.returncode != 0:
-        assert p.returncode == 1, f"{what}: exit {p.returncode}: {p.stderr}"
+        assert p.returncode in codes, f"{what}: exit {p.returncode}: {p.stderr}"
         lines = [line for line in p.stderr.splitlines() if line.strip()]
         assert len(lines) == 1, f"{what}: expected one error line, got {lines}"
         assert WHERE.search(lines[0]), f"{what}: the error does not say where: {lines[0]}"
@@ -187,7 +189,8 @@ def test_generated_command_lines_fail_cleanly(fuzz_world: dict[str, Any], argv: 
     scratch = fuzz_world["top"] / "cwd"
     scratch.mkdir(exist_ok=True)
     p = rt(*argv, cwd=str(scratch), timeout=30, files=True)
-    check_outcome(fuzz_world, p, None, f"argv {argv}")
+    # runc's `exec` fails with 255 ("exec failed: ..."), which clients expect; everything else with 1.
+    check_outcome(fuzz_world, p, None, f"argv {argv}", codes=(1, 255) if "exec" in argv else (1,))
     left = [e for e in os.listdir(rt.root)] if rt.root.exists() else []
     assert not left, f"argv {argv} left {left} in the state root"
 

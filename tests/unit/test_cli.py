@@ -117,3 +117,34 @@ def test_hot_commands_import_little(cmd: str, tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO)
     assert p.stdout.strip().splitlines()[-1] == "IMPORTED:", (p.stdout, p.stderr)
+
+
+def test_plain_parsing_falls_back_to_argparse_messages(tmp_path: Path) -> None:
+    """Hot commands parse plain lines by hand; anything else still gets argparse's one-line usage errors."""
+    p = pyrunc("--root", str(tmp_path), "kill", "x", "1", "2")
+    assert p.returncode != 0 and len(p.stderr.strip().splitlines()) == 1 and "unrecognized arguments" in p.stderr
+    p = pyrunc("--root", str(tmp_path), "list", "--format", "xml")
+    assert p.returncode != 0 and "invalid choice" in p.stderr
+    p = pyrunc("--root", str(tmp_path), "state")
+    assert p.returncode != 0 and "container-id" in p.stderr
+    p = pyrunc("help", "kill")
+    assert p.returncode == 0 and "--all" in p.stdout
+
+
+def test_relative_and_unclean_root(tmp_path: Path) -> None:
+    """--root is made absolute and clean (os.path.abspath), with or without the fast path."""
+    (tmp_path / "r").mkdir()
+    for root in ("r", "./r/", f"{tmp_path}//r/."):
+        p = pyrunc("--root", root, "list", "--format", "json", cwd=tmp_path)
+        assert p.returncode == 0 and p.stdout.strip() == "[]", (root, p.stderr)
+    from pyrunc.cli.main import _abspath
+
+    assert _abspath("/run/pyrunc") == "/run/pyrunc"
+    assert _abspath("/") == "/"
+    assert _abspath("/run//x/../y/") == "/run/y"
+    assert _abspath("/a/.hidden") == "/a/.hidden"
+
+
+def test_version_does_not_import_platform() -> None:
+    p = pyrunc("--version")
+    assert p.stdout.splitlines()[2] == f"python: {sys.version.split()[0]}"

@@ -181,3 +181,47 @@ def test_remove_state_dir(tmp_path: Path) -> None:
     remove_state_dir(root, "c")
     assert not (tmp_path / "c").exists()
     remove_state_dir(root, "c")  # idempotent
+
+
+def test_unchanged_config_is_not_rewritten(tmp_path: Path) -> None:
+    """create saves the state several times: the (possibly big) config.json is written once."""
+    root = str(tmp_path)
+    state.reserve(root, "c")
+    st = state.State(id="c", bundle="/b", config={"ociVersion": "1.3.0"})
+    state.save(root, st)
+    ino = os.stat(tmp_path / "c" / "config.json").st_ino
+    st.status_hint = "created"
+    state.save(root, st)
+    loaded = state.load(root, "c")
+    assert loaded.config == {"ociVersion": "1.3.0"}
+    state.save(root, loaded)
+    assert os.stat(tmp_path / "c" / "config.json").st_ino == ino
+    loaded.config["hostname"] = "h"
+    state.save(root, loaded)
+    assert os.stat(tmp_path / "c" / "config.json").st_ino != ino
+
+
+def test_cgroup_is_kept_apart_too_and_big_parts_load(tmp_path: Path) -> None:
+    root = str(tmp_path)
+    state.reserve(root, "c")
+    cgroup = {"mode": "v1", "dirs": {f"ctl{i}": f"/sys/fs/cgroup/ctl{i}/c" for i in range(12)}}
+    config = {"ociVersion": "1.3.0", "annotations": {f"k{i}": "v" * 100 for i in range(2000)}}  # > 64 KiB
+    state.save(root, state.State(id="c", bundle="/b", cgroup=cgroup, config=config))
+    assert len((tmp_path / "c" / "state.json").read_bytes()) < 400
+    assert json.loads((tmp_path / "c" / "cgroup.json").read_text()) == cgroup
+    st = state.load(root, "c")
+    assert st._cgroup is None and st.cgroup == cgroup
+    assert st.config == config and len((tmp_path / "c" / "config.json").read_bytes()) > 65536
+    assert state.State(id="x", bundle="/b").cgroup == {}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
+def test_state_files_keep_the_directory_owner(tmp_path: Path) -> None:
+    """`list` shows the owner of state.json as the container's owner: root saving another user's state keeps it."""
+    root = str(tmp_path)
+    state.reserve(root, "c")
+    os.chown(tmp_path / "c", 1000, 1000)
+    state.save(root, state.State(id="c", bundle="/b", config={}))
+    assert os.stat(tmp_path / "c" / "state.json").st_uid == 1000
+    assert os.stat(tmp_path / "c" / "config.json").st_uid == 1000
+    assert [uid for _, _, uid in state.scan(root)] == [1000]

@@ -45,35 +45,22 @@ def _table(rows: list[list[str]]) -> str:
 
 
 def run(args: "argparse.Namespace", ctx: "Context") -> int:
-    import posix  # the C module behind `os`, whose import costs ~1.5 ms (see pyrunc.runtime.state)
     import sys
 
     from pyrunc.runtime import state
 
     owners: dict[int, str] = {}
-    found = []
-    for cid in state.list_ids(ctx.root):
-        try:
-            st = state.load(ctx.root, cid)
-        except Exception as e:
-            from pyrunc.errors import PyruncError
-
-            if isinstance(e, PyruncError):
-                continue  # a directory without a readable state: not a container (yet); `delete --force` clears it
-            raise
-        try:
-            uid = posix.stat(state.container_dir(ctx.root, cid)).st_uid
-        except OSError:
-            continue
-        found.append(st.oci(state.status(ctx.root, st), owner=_owner(uid, owners)))
+    containers = state.scan(ctx.root)
     if args.quiet:
-        sys.stdout.write("".join(f"{c['id']}\n" for c in found))
+        sys.stdout.write("".join(f"{st.id}\n" for st, _, _ in containers))
     elif args.format == "json":
         from pyrunc.quickjson import dumps
 
+        found = [st.oci(status, owner=_owner(uid, owners)) for st, status, uid in containers]
         sys.stdout.write(dumps(found) + "\n")
     else:
         rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
-        rows += [[c["id"], str(c["pid"]), c["status"], c["bundle"], c["created"], c["owner"]] for c in found]
+        rows += [[st.id, str(st.pid if status != state.STOPPED else 0), status, st.bundle, st.created,
+                  _owner(uid, owners)] for st, status, uid in containers]
         sys.stdout.write(_table(rows))
     return 0

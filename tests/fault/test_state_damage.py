@@ -1,0 +1,108 @@
+"""A damaged state directory: pyrunc must still answer in one line, never signal a process that is not the
+container's, and `delete --force` must still clean up from the id alone (SECURITY rule 6)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+from security.hostprobe import pid_alive, remove_cgroups, wait_until
+from security.runtimes import Runtime, uniq
+
+from .test_concurrency import no_crash, spawn_all
+from .test_sigkill import assert_clean
+
+pytestmark = pytest.mark.root
+
+
+def force_cleanup(pid: int, cid: str) -> None:
+    """What `delete --force` should have done, for when it does not: never leave the host dirty."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    wait_until(lambda: not pid_alive(pid), timeout=10)
+    remove_cgroups(cid)
+
+
+@pytest.mark.parametrize("damage", [
+    pytest.param("garbage", marks=pytest.mark.xfail(strict=True, reason=(
+        "pyrunc/runtime/teardown.py delete(): with --force, a state.json that does not parse raises "
+        "'corrupt state file' and leaves the init, its cgroups and <root>/<id>; it should fall back to the cgroup "
+        "derived from the id (and cgroupsPath from <root>/<id>/config.json if readable): kill_all(SIGKILL), "
+        "destroy(), remove the state dir"))),
+    pytest.param("empty", marks=pytest.mark.xfail(strict=True, reason="same as [garbage]: empty state.json")),
+    pytest.param("not-an-object", marks=pytest.mark.xfail(strict=True, reason="same as [garbage]: state.json "
+                                                                               "is valid JSON but not an object")),
+])
+def test_delete_force_with_a_corrupt_state_file(pyrunc: Runtime, sleeper: Path, world: Path, damage: str) -> None:
+    cid = uniq("corrupt")
+    assert pyrunc.run(sleeper, cid, "-d").returncode == 0
+    pid = pyrunc.state(cid)["pid"]  # type: ignore[index]
+    state = pyrunc.root / cid / "state.json"
+    state.write_text({"garbage": "garbage{", "empty": "", "not-an-object": "[1, 2]"}[damage])
+    try:
+        for verb in (("state", cid), ("list",), ("kill", cid, "KILL")):
+            no_crash([pyrunc(*verb)])
+        d = pyrunc.delete(cid)
+        assert d.returncode == 0, d.stderr
+        assert wait_until(lambda: not pid_alive(pid), timeout=10), "delete --force left the container running"
+        assert_clean(pyrunc, cid, world)
+    finally:
+        force_cleanup(pid, cid)
+
+
+def test_state_naming_another_process_is_never_signalled(pyrunc: Runtime, sleeper: Path, world: Path) -> None:
+    """pid reuse: state.json names a live host process (same pid, other start time). `kill`, `kill --all`-less
+    SIGKILL and `delete --force` must treat the container as stopped and leave that process alone."""
+    cid = uniq("reuse")
+    assert pyrunc.run(sleeper, cid, "-d").returncode == 0
+    pid = pyrunc.state(cid)["pid"]  # type: ignore[index]
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        path = pyrunc.root / cid / "state.json"
+        st = json.loads(path.read_text())
+        st["pid"] = bystander.pid  # pid_start stays the container init's: it cannot match the bystander's
+        path.write_text(json.dumps(st))
+        s = pyrunc.state(cid)
+        assert s is not None and s["status"] == "stopped", s
+        k = pyrunc.kill(cid, "KILL")
+        assert k.returncode == 1 and "not running" in k.stderr, k.stderr
+        # delete --force kills the container's cgroup (the real init), never the bystander.
+        d = pyrunc.delete(cid)
+        assert d.returncode == 0, d.stderr
+        assert bystander.poll() is None, "pyrunc signalled a process that is not the container's"
+    finally:
+        bystander.kill()
+        bystander.wait(timeout=10)
+        force_cleanup(pid, cid)
+    assert_clean(pyrunc, cid, world)
+
+
+def test_state_dir_without_state_file(pyrunc: Runtime, sleeper: Path, world: Path) -> None:
+    """Only <root>/<id> exists (a create killed right after reserving): state says so in one line, delete --force
+    removes it, and a new create of the id works."""
+    cid = uniq("bare")
+    (pyrunc.root / cid).mkdir(parents=True)
+    for verb in (("state", cid), ("list",), ("kill", cid), ("delete", cid)):
+        no_crash([pyrunc(*verb)])
+    assert pyrunc.delete(cid).returncode == 0
+    assert not (pyrunc.root / cid).exists()
+    assert pyrunc.create(sleeper, cid).returncode == 0
+    assert pyrunc.delete(cid).returncode == 0
+    assert_clean(pyrunc, cid, world)
+
+
+def test_create_racing_delete_force_leaves_nothing(pyrunc: Runtime, sleeper: Path, world: Path) -> None:
+    """containerd runs `delete --force` after a create it gave up on; the two can overlap. Whoever wins, the
+    host ends clean and neither crashes."""
+    for i in range(4):
+        cid = uniq(f"cd{i}")
+        results = spawn_all(pyrunc, [["create", "-b", str(sleeper), cid]] + [["delete", "--force", cid]] * 3)
+        no_crash(results)
+        pyrunc.delete(cid)
+        assert_clean(pyrunc, cid, world)
