@@ -155,6 +155,25 @@ class Runtime:
 
 
 _ids = iter(range(1, 1 << 30))
+RUN_TAG = f"{os.getpid():x}"
+
+
+def uniq(name: str) -> str:
+    """A name unique to this test session (container ids, cgroup paths, netns names)."""
+    return f"{name}-{RUN_TAG}"
+
+
+@pytest.fixture
+def userns_rootfs(busybox_rootfs: Path) -> Iterator[Path]:
+    """The rootfs on a path the container's mapped root can traverse (pytest's temp dirs are 0700)."""
+    import tempfile
+
+    top = Path(tempfile.mkdtemp(prefix="pyrunc-userns-"))
+    top.chmod(0o755)
+    dest = top / "rootfs"
+    shutil.copytree(busybox_rootfs, dest, symlinks=True)
+    yield dest
+    shutil.rmtree(top, ignore_errors=True)
 
 
 @pytest.fixture

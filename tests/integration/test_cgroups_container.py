@@ -9,13 +9,12 @@ import os
 import subprocess
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, Runtime
+from conftest import REPO, Runtime, uniq
 from test_cgroups_support import TEST_PARENT, leftovers, read, remove_test_parent, wait_for
 
 from pyrunc.cgroups import detect_mode
@@ -26,8 +25,6 @@ pytestmark = [
     pytest.mark.skipif(detect_mode() == "v2", reason="checks v1 controller files (this host is pure cgroup v2)"),
 ]
 
-_RUN = uuid.uuid4().hex[:6]
-
 
 @pytest.fixture(scope="module", autouse=True)
 def _parent() -> Iterator[None]:
@@ -35,19 +32,10 @@ def _parent() -> Iterator[None]:
     remove_test_parent()
 
 
-@pytest.fixture(autouse=True)
-def _rootfs_links(busybox_rootfs: Path) -> None:
-    """`busybox --install -s` links applets to the host path of the binary; inside they must be /bin/busybox."""
-    for entry in (busybox_rootfs / "bin").iterdir():
-        if entry.is_symlink() and os.readlink(entry) != "/bin/busybox" and os.readlink(entry).endswith("busybox"):
-            entry.unlink()
-            entry.symlink_to("/bin/busybox")
-
-
 def start(runtime: Runtime, make_bundle: Callable[..., Path], name: str, args: list[str],
           resources: dict[str, Any], check: bool = True) -> tuple[str, subprocess.CompletedProcess]:
     """`run -d` a busybox container in cgroup TEST_PARENT/<id>; its stdio goes nowhere (so nothing waits on it)."""
-    cid = f"{name}-{_RUN}"
+    cid = uniq(name)
 
     def edit(cfg: dict[str, Any]) -> None:
         cfg["linux"]["cgroupsPath"] = f"{TEST_PARENT}/{cid}"
@@ -164,7 +152,7 @@ def test_rejected_resource_fails_create_cleanly(runtime: Runtime, make_bundle: A
 
 
 def test_cgroups_path_escape_is_refused(runtime: Runtime, make_bundle: Any) -> None:
-    cid = f"esc-{_RUN}"
+    cid = uniq("esc")
     bundle = make_bundle(lambda c: c["linux"].update(cgroupsPath="../../../escape"))
     p = runtime("run", "-d", "-b", str(bundle), cid, stdin=subprocess.DEVNULL)
     assert p.returncode == 1 and "/linux/cgroupsPath" in p.stderr

@@ -15,34 +15,17 @@ import sys
 import tempfile
 import textwrap
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import uniq
 
 pytestmark = pytest.mark.root
 
 REPO = Path(__file__).resolve().parents[2]
-_RUN = uuid.uuid4().hex[:6]
 NS = ("pid", "net", "ipc", "uts", "mnt", "cgroup", "user")
-
-
-def uniq(name: str) -> str:
-    return f"{name}-{_RUN}"
-
-
-def _fix_busybox_links(rootfs: Path) -> None:
-    for entry in (rootfs / "bin").iterdir():
-        if entry.is_symlink() and os.readlink(entry) != "/bin/busybox" and os.readlink(entry).endswith("busybox"):
-            entry.unlink()
-            entry.symlink_to("/bin/busybox")
-
-
-@pytest.fixture(autouse=True)
-def _rootfs_links(busybox_rootfs: Path) -> None:
-    _fix_busybox_links(busybox_rootfs)
 
 
 def env_with_repo() -> dict[str, str]:
@@ -552,21 +535,6 @@ def test_sub_cgroup(runtime: Any, running: Any, tmp_path: Path) -> None:
                 break
             except OSError:
                 time.sleep(0.05)
-
-
-@pytest.fixture
-def userns_rootfs(busybox_rootfs: Path) -> Iterator[Path]:
-    """A rootfs on a path every uid can traverse (a container root mapped to 100000 cannot enter pytest's 0700
-    temporary directories)."""
-    import shutil
-
-    top = Path(tempfile.mkdtemp(prefix="pyrunc-exec-userns-"))
-    top.chmod(0o755)
-    dest = top / "rootfs"
-    shutil.copytree(busybox_rootfs, dest, symlinks=True)
-    _fix_busybox_links(dest)
-    yield dest
-    shutil.rmtree(top, ignore_errors=True)
 
 
 def test_exec_into_user_and_cgroup_namespaces(runtime: Any, running: Any, userns_rootfs: Path) -> None:

@@ -9,34 +9,13 @@ import os
 import signal
 import subprocess
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import uniq
 
 pytestmark = pytest.mark.root
-
-
-def _fix_busybox_links(rootfs: Path) -> None:
-    """`busybox --install -s` links applets to the *host* path of the binary; make them /bin/busybox."""
-    for entry in (rootfs / "bin").iterdir():
-        if entry.is_symlink() and os.readlink(entry) != "/bin/busybox" and os.readlink(entry).endswith("busybox"):
-            entry.unlink()
-            entry.symlink_to("/bin/busybox")
-
-
-@pytest.fixture(autouse=True)
-def _rootfs_links(busybox_rootfs: Path) -> None:
-    _fix_busybox_links(busybox_rootfs)
-
-
-_RUN = uuid.uuid4().hex[:6]
-
-
-def uniq(name: str) -> str:
-    """Container ids unique per test session: the default cgroupsPath is the id, shared by concurrent runs."""
-    return f"{name}-{_RUN}"
 
 
 def create(runtime: Any, *args: str, **kw: Any) -> subprocess.CompletedProcess:
@@ -373,7 +352,6 @@ def test_hooks_run_in_lifecycle_order_and_place(runtime: Any, make_bundle: Any, 
                                                 tmp_path: Path) -> None:
     """prestart/createRuntime in the runtime's namespaces, createContainer/startContainer in the container's
     (startContainer after pivot_root), poststart after the program was executed, poststop at delete."""
-    _fix_busybox_links(private_rootfs)
     logdir = tmp_path / "log"
     logdir.mkdir()
     hook = private_rootfs / "hook.sh"

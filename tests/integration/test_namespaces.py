@@ -4,54 +4,22 @@ mappings, hostname, loopback, time offsets, pid 1."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import uniq
 
 pytestmark = pytest.mark.root
 
-_RUN = uuid.uuid4().hex[:6]
 NS_FILES = {"pid": "pid", "network": "net", "ipc": "ipc", "uts": "uts", "mount": "mnt", "cgroup": "cgroup",
             "user": "user", "time": "time"}
 USERNS_MAPS = {
     "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
     "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
 }
-
-
-def uniq(name: str) -> str:
-    return f"{name}-{_RUN}"
-
-
-def _fix_busybox_links(rootfs: Path) -> None:
-    """`busybox --install -s` links applets to the *host* path of the binary; make them /bin/busybox."""
-    for entry in (rootfs / "bin").iterdir():
-        if entry.is_symlink() and os.readlink(entry) != "/bin/busybox" and os.readlink(entry).endswith("busybox"):
-            entry.unlink()
-            entry.symlink_to("/bin/busybox")
-
-
-@pytest.fixture(autouse=True)
-def _rootfs_links(busybox_rootfs: Path) -> None:
-    _fix_busybox_links(busybox_rootfs)
-
-
-@pytest.fixture
-def userns_rootfs(busybox_rootfs: Path) -> Iterator[Path]:
-    """The rootfs on a path the container's mapped root can traverse (pytest's temp dirs are 0700)."""
-    top = Path(tempfile.mkdtemp(prefix="pyrunc-userns-"))
-    top.chmod(0o755)
-    dest = top / "rootfs"
-    shutil.copytree(busybox_rootfs, dest, symlinks=True)
-    _fix_busybox_links(dest)
-    yield dest
-    shutil.rmtree(top, ignore_errors=True)
 
 
 @pytest.fixture

@@ -11,48 +11,15 @@ import socket
 import subprocess
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import uniq
 
 pytestmark = pytest.mark.root
 
 REPO = Path(__file__).resolve().parents[2]
-_RUN = uuid.uuid4().hex[:6]
-
-
-def uniq(name: str) -> str:
-    return f"{name}-{_RUN}"
-
-
-def _fix_busybox_links(rootfs: Path) -> None:
-    """`busybox --install -s` links applets to the *host* path of the binary; make them /bin/busybox."""
-    for entry in (rootfs / "bin").iterdir():
-        if entry.is_symlink() and os.readlink(entry) != "/bin/busybox" and os.readlink(entry).endswith("busybox"):
-            entry.unlink()
-            entry.symlink_to("/bin/busybox")
-
-
-@pytest.fixture(autouse=True)
-def _rootfs_links(busybox_rootfs: Path) -> None:
-    _fix_busybox_links(busybox_rootfs)
-
-
-@pytest.fixture
-def userns_rootfs(busybox_rootfs: Path) -> Any:
-    """A copy of the rootfs on a path every uid can traverse: a container's root mapped to an unprivileged host
-    uid cannot reach pytest's 0700 temporary directories (runc has the same requirement)."""
-    import shutil
-
-    top = Path(tempfile.mkdtemp(prefix="pyrunc-userns-"))
-    top.chmod(0o755)
-    dest = top / "rootfs"
-    shutil.copytree(busybox_rootfs, dest, symlinks=True)
-    _fix_busybox_links(dest)
-    yield dest
-    shutil.rmtree(top, ignore_errors=True)
 
 
 def run_sh(runtime: Any, make_bundle: Any, script: str, edit: Any = None, name: str = "c-proc") -> str:
@@ -375,7 +342,6 @@ def test_init_is_not_dumpable_while_waiting(runtime: Any, make_bundle: Any, user
 def test_entrypoint_reaching_the_runtime_binary_is_refused(runtime: Any, make_bundle: Any, private_rootfs: Path,
                                                            how: str) -> None:
     """CVE-2019-5736 variant: `#!/proc/self/exe` would run the host's interpreter as the container process."""
-    _fix_busybox_links(private_rootfs)
     evil = private_rootfs / "bin" / "evil"
     if how == "shebang":
         evil.write_text("#!/proc/self/exe\n")
