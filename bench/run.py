@@ -4,6 +4,7 @@
     python3 bench/run.py                      # pyrunc vs runc, full (several minutes: 1000 real containers)
     python3 bench/run.py --quick              # CI mode: few repeats, no list(1000); exits 1 on a missed target
     python3 bench/run.py --runtimes runc,crun --subject crun    # check the harness without pyrunc
+    python3 bench/run.py --render bench/results/X.json          # the README's Markdown table of a result
 
 Figures (medians; runtimes alternate within every repeat so drift hits all alike):
     floor      `python3 -I -S -c pass`, the interpreter start every Python CLI pays
@@ -39,6 +40,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +75,7 @@ GATE_SLACK = 1.5
 EXPECTED_MISSES = REPO / "bench" / "expected_misses.json"
 CONCURRENT = 50
 LIST_BATCH = 8  # containers created at once while filling the root for `list`
+CHEAP_FACTOR = 4  # state/kill/list take ~10 ms: this many times the repeats of the other figures
 ROOT_COUNTS = (1, 100, 1000)
 LABELS = {
     "floor": "interpreter floor (-I -S)",
@@ -102,6 +105,10 @@ class Bench:
         self.notes: list[str] = []
         self.clones: dict[str, list[str]] = defaultdict(list)
         self.methods: dict[str, dict[str, str]] = defaultdict(dict)  # figure -> runtime -> how its state was made
+        # figure -> (group, round) -> runtime (or "python" for the floor) -> seconds: the samples of one round, for
+        # ratios paired within a round (robust to a load that drifts during the run)
+        self.paired: dict[str, dict[tuple[object, ...], dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
+        self.round_key: tuple[object, ...] = ("", 0)
         self._seq = 0
 
     # -- bookkeeping
@@ -127,6 +134,7 @@ class Bench:
         if keep:
             self.times[figure][rt.name].append(r.seconds)
             self.rss[rss_as or figure][rt.name].append(r.maxrss_kib)
+            self.paired[figure][self.round_key][rt.name] = r.seconds
         return True
 
     def run(self, rt: Runtime, *args: str) -> Result:
@@ -136,20 +144,25 @@ class Bench:
         r = execute(self.floor_argv)
         if r.ok and keep:
             self.times["floor"]["python"].append(r.seconds)
+            self.paired["floor"][self.round_key]["python"] = r.seconds
 
-    def rounds(self) -> range:
-        return range(self.warmup + self.repeats)
+    def rounds(self, group: str, repeats: int | None = None) -> Iterator[int]:
+        """Round numbers, the first `self.warmup` not kept; each names the round whose samples are paired (see
+        `paired`)."""
+        for i in range(self.warmup + (repeats or self.repeats)):
+            self.round_key = (group, i)
+            yield i
 
     # -- figures
     def fig_run(self) -> None:
-        for i in self.rounds():
+        for i in self.rounds("run"):
             self.floor(i >= self.warmup)
             for rt in self.live(i, "run"):
                 r = self.run(rt, "run", "-b", rt.bundles["true"], self.new_id("run"))
                 self.measure("run", rt, r, i >= self.warmup)
 
     def fig_cycle(self) -> None:
-        for i in self.rounds():
+        for i in self.rounds("cycle"):
             for rt in self.live(i, "cycle"):
                 cid = self.new_id("cycle")
                 steps = [
@@ -169,6 +182,7 @@ class Bench:
                 else:
                     if i >= self.warmup:
                         self.times["cycle"][rt.name].append(total)
+                        self.paired["cycle"][self.round_key][rt.name] = total
 
     def start_target(self, rt: Runtime, figures: tuple[str, ...]) -> str | None:
         """A running (long-lived) container of `rt`, or None (the figures then fail for it)."""
@@ -185,7 +199,7 @@ class Bench:
     def fig_exec(self) -> None:
         """`exec ID /bin/true` into a running container."""
         targets = {rt.name: self.start_target(rt, ("exec",)) for rt in self.live(0, "exec")}
-        for i in self.rounds():
+        for i in self.rounds("exec"):
             for rt in self.live(i, "exec"):
                 if targets.get(rt.name):
                     self.measure("exec", rt, self.run(rt, "exec", targets[rt.name], "/bin/true"), i >= self.warmup)
@@ -213,9 +227,15 @@ class Bench:
             for rt in self.live(0, figures[-1]):
                 ids = created[rt.name]
                 if count > 100 and rt.name not in real:
-                    waiting = len([r for r in self.runtimes if r.name not in real and r.broken is None])
+                    # What one more container costs each runtime still to grow its root (measured on its first
+                    # ones): this one must leave room for the others.
+                    others = sum(
+                        mem_used[r.name] / max(1, len(created[r.name])) * (count - len(created[r.name]))
+                        for r in self.runtimes
+                        if r.name not in real and r.name != rt.name and r.broken is None
+                    )
                     per = mem_used[rt.name] / max(1, len(ids))
-                    real[rt.name] = 100 if copies else self.real_containers_affordable(rt, per, count, waiting)
+                    real[rt.name] = 100 if copies else self.real_containers_affordable(rt, per, count, others)
                 limit = real.get(rt.name, count)
                 mem_before = mem_available()
                 # Set-up only (not timed): real containers are created a few at a time to save wall time.
@@ -237,30 +257,41 @@ class Bench:
                 mem_used[rt.name] += max(0, mem_before - mem_available())
                 if len(ids) > limit:
                     self.methods[figures[-1]][rt.name] = f"{limit} real + {len(ids) - limit} state-dir copies"
-            for i in self.rounds():
+            # These commands are short (~10 ms) and the figures gated on the floor: CHEAP_FACTOR x the repeats, and
+            # a floor sample right before each runtime's command.
+            for i in self.rounds(f"root {count}", self.repeats * CHEAP_FACTOR):
                 keep = i >= self.warmup
-                self.floor(keep)
-                for rt in self.live(i, figures[-1]):
-                    target = targets.get(rt.name)
-                    if target is None:
-                        continue
-                    r = self.run(rt, "state", target)
-                    if self.measure(figures[0], rt, r, keep, rss_as="state") and '"running"' not in r.stdout:
-                        self.fail(figures[0], rt, f"state does not say running: {r.stdout.strip()[:200]}")
-                    self.measure(figures[1], rt, self.run(rt, "kill", target, "CONT"), keep, rss_as="kill")
-                    r = self.run(rt, "list")
-                    if self.measure(figures[2], rt, r, keep, rss_as="list"):
-                        shown = len([ln for ln in r.stdout.splitlines()[1:] if ln.strip()])
-                        if shown != count:
-                            self.fail(figures[2], rt, f"list shows {shown} containers, {count} exist")
+                for figure in figures:
+                    for rt in self.live(i, figure):
+                        target = targets.get(rt.name)
+                        if target is not None:
+                            self.round_key = (figure, i, rt.name)  # pairs this floor sample with this command
+                            self.floor(keep)
+                            self.measure_root_command(rt, figure, target, count, keep)
         for rt in self.runtimes:
             self.remove_clones(rt)
             ids = [cid for cid in created[rt.name] if os.path.isdir(os.path.join(rt.root, cid))]
             self.delete_all(rt, ids)
 
+    def measure_root_command(self, rt: Runtime, figure: str, target: str, count: int, keep: bool) -> None:
+        command = figure.split()[0]
+        if command == "state":
+            r = self.run(rt, "state", target)
+            if self.measure(figure, rt, r, keep, rss_as="state") and '"running"' not in r.stdout:
+                self.fail(figure, rt, f"state does not say running: {r.stdout.strip()[:200]}")
+        elif command == "kill":
+            self.measure(figure, rt, self.run(rt, "kill", target, "CONT"), keep, rss_as="kill")
+        else:
+            r = self.run(rt, "list")
+            if self.measure(figure, rt, r, keep, rss_as="list"):
+                shown = len([ln for ln in r.stdout.splitlines()[1:] if ln.strip()])
+                if shown != count:
+                    self.fail(figure, rt, f"list shows {shown} containers, {count} exist")
+
     def fig_concurrent(self, rounds: int) -> None:
         figure = f"create x{CONCURRENT}"
-        for i in range(rounds):
+        for i in range(rounds):  # no warm-up round: the other figures have warmed everything up
+            self.round_key = (figure, i)
             for rt in self.live(i, figure):
                 ids = [self.new_id("conc") for _ in range(CONCURRENT)]
                 wall, results = execute_concurrently(
@@ -271,13 +302,14 @@ class Bench:
                     self.fail(figure, rt, f"{len(bad)} of {CONCURRENT} failed, e.g. {bad[0].describe()}")
                 else:
                     self.times[figure][rt.name].append(wall)
+                    self.paired[figure][self.round_key][rt.name] = wall
                 self.delete_all(rt, ids)
 
-    def real_containers_affordable(self, rt: Runtime, per: float, count: int, runtimes: int) -> int:
+    def real_containers_affordable(self, rt: Runtime, per: float, count: int, others: float) -> int:
         """How many of `count` created containers memory allows, given what one costs (`per` bytes), keeping 2 GiB
-        and room for the `runtimes` - 1 runtimes still to grow theirs."""
-        spare = mem_available() - 2 * 1024**3
-        if per * (count - 100) * runtimes <= spare:
+        and `others` bytes for the runtimes still to grow theirs."""
+        spare = mem_available() - 2 * 1024**3 - others
+        if per * (count - 100) <= spare:
             return count
         self.notes.append(
             f"{rt.name}: {count} created containers would need ~{per * count / 1024**3:.1f} GiB, "
@@ -355,7 +387,7 @@ def load_expected_misses(subject: str) -> dict[str, str]:
 
 def summarize(bench: Bench, subject: str, baseline: str, expected: dict[str, str]) -> dict[str, Any]:
     floor = median(bench.times["floor"]["python"])
-    out: dict[str, Any] = {"figures": {}, "rss_kib": {}, "gate": {}}
+    out: dict[str, Any] = {"figures": {}, "rss_kib": {}, "gate": {}, "ratios": {}}
     for figure, per_rt in bench.times.items():
         out["figures"][figure] = {
             name: {"median_s": median(v), "min_s": min(v), "samples_s": v} for name, v in per_rt.items() if v
@@ -365,6 +397,15 @@ def summarize(bench: Bench, subject: str, baseline: str, expected: dict[str, str
             out["figures"].setdefault(figure, {}).setdefault(name, {})["error"] = why
     for command, per_rt in bench.rss.items():
         out["rss_kib"][command] = {name: median(v) for name, v in per_rt.items() if v}
+    for figure in bench.times:
+        if figure != "floor":
+            # subject / baseline: paired per round, or (figures measured with a floor sample per command) the ratio
+            # of the medians
+            r = paired_ratio(bench, figure, subject, "baseline", baseline)
+            s, b = median(bench.times[figure].get(subject, [])), median(bench.times[figure].get(baseline, []))
+            if r is None and s and b:
+                r = s / b
+            out["ratios"][figure] = None if r is None else round(r, 3)
     for figure, (ref, target) in TARGETS.items():
         if figure.startswith("rss "):
             values = out["rss_kib"].get(figure[4:], {})
@@ -380,11 +421,26 @@ def summarize(bench: Bench, subject: str, baseline: str, expected: dict[str, str
         if s is None or not ref_value:
             entry.update(ratio=None, verdict="MISSING")
         else:
-            ratio = s / ref_value
+            # Time figures: the median of the ratios paired within each round (both measured moments apart), which
+            # a load drifting during the run moves far less than a ratio of medians taken minutes apart.
+            paired = None if figure.startswith("rss ") else paired_ratio(bench, figure, subject, ref, baseline)
+            ratio = paired if paired is not None else s / ref_value
             verdict = "ok" if ratio <= target else ("over" if ratio <= target * GATE_SLACK else "FAIL")
-            entry.update(ratio=round(ratio, 3), verdict=verdict)
+            entry.update(ratio=round(ratio, 3), ratio_of_medians=round(s / ref_value, 3), verdict=verdict)
         out["gate"][figure] = entry
     return out
+
+
+def paired_ratio(bench: Bench, figure: str, subject: str, ref: str, baseline: str) -> float | None:
+    """Median over the rounds of subject / reference measured in the same round (reference: the floor or the
+    baseline runtime), or None without such pairs."""
+    ratios = []
+    for key, per in bench.paired[figure].items():
+        s = per.get(subject)
+        r = bench.paired["floor"].get(key, {}).get("python") if ref == "floor" else per.get(baseline)
+        if s and r:
+            ratios.append(s / r)
+    return statistics.median(ratios) if ratios else None
 
 
 def fmt_ms(v: float | None) -> str:
@@ -437,14 +493,12 @@ def print_report(bench: Bench, summary: dict[str, Any], subject: str, baseline: 
 
 def _ratio_cells(summary: dict[str, Any], figure: str, subject: str, baseline: str) -> tuple[str, str]:
     gate = summary["gate"].get(figure)
-    per = summary["figures"][figure]
-    s = per.get(subject, {}).get("median_s")
     if gate:
         ref = gate["compared_with"]
         ratio = "-" if gate["ratio"] is None else f"{gate['ratio']:.2f}x {ref}"
         return ratio, f"<= {gate['target']}x: {gate['verdict']}"
-    b = per.get(baseline, {}).get("median_s")
-    return ("-" if not (s and b) else f"{s / b:.2f}x {baseline}"), ""
+    r = summary["ratios"].get(figure)
+    return ("-" if r is None else f"{r:.2f}x {baseline}"), ""
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -459,7 +513,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"Measured {meta['date'][:10]} ({meta['mode']} run, median of {meta['repeats']} runs each, "
         f"{meta.get('seconds', '?')} s in all) on {meta.get('cpus')} x {meta.get('cpu_model', '?')}, "
         f"{meta.get('mem_total_gib', '?')} GiB, Linux {meta['kernel']}, Python {meta['python']}; {versions}; "
-        f"load average {load} (start / end). Ratios compare medians of the same run.",
+        f"load average {load} (start / end). Times are medians; a ratio is the median of the ratios paired in "
+        "each round (the two commands measured moments apart), so it may differ from the ratio of the medians.",
         "",
         f"| figure | {subject} | {baseline} | ratio | target |",
         "|---|---:|---:|---:|---|",
@@ -474,17 +529,18 @@ def render_markdown(report: dict[str, Any]) -> str:
         if figure == "floor" or figure not in figures:
             continue
         g = gate_.get(figure)
-        s = figures[figure].get(subject, {}).get("median_s")
-        if g and g["ratio"] is not None:
-            ratio = f"{g['ratio']:.2f}x {'floor' if g['compared_with'] == 'floor' else baseline}"
-        else:
-            b = figures[figure].get(baseline, {}).get("median_s")
-            ratio = f"{s / b:.2f}x {baseline}" if s and b else "-"
+        r = report.get("ratios", {}).get(figure)
+        ratio = f"{r:.2f}x {baseline}" if r is not None else "-"
+        if g and g["ratio"] is not None and g["compared_with"] == "floor":
+            ratio = f"{g['ratio']:.2f}x floor ({ratio})"
+        elif g and g["ratio"] is not None:
+            ratio = f"{g['ratio']:.2f}x {baseline}"
         target = ""
         if g:
             verdict = {"ok": "met", "over": "missed", "FAIL": "missed", "MISSING": "no figure"}[g["verdict"]]
             target = f"≤ {g['target']}x {'floor' if g['compared_with'] == 'floor' else baseline}: {verdict}"
-        out.append(f"| {label.strip()} | {cell(figure, subject)} | {cell(figure, baseline)} | {ratio} | {target} |")
+        name = f"cycle: {label.strip()}" if label.startswith(" ") else label
+        out.append(f"| {name} | {cell(figure, subject)} | {cell(figure, baseline)} | {ratio} | {target} |")
     for command, per in sorted(report["rss_kib"].items()):
         s, b = per.get(subject), per.get(baseline)
         g = gate_.get(f"rss {command}")

@@ -268,6 +268,19 @@ def copy_cpuset_from_parent(dir: str, parent: str) -> None:
             files.write(dir, prefix + name, files.read(parent, prefix + name).strip())
 
 
+def fill_cpuset_chain(dir: str, top: str) -> None:
+    """Top-down, give every cpuset cgroup between the hierarchy root and `dir` cpus/mems if it has none.
+
+    Ancestors that already existed matter too: a parent made by someone else (a pod cgroup created with a plain
+    mkdir) starts empty, and copying its empty cpus/mems down would leave the container's cgroup unjoinable
+    (ENOSPC on cgroup.procs). runc's cpusetEnsureParent walks the same chain.
+    """
+    cur = top
+    for comp in os.path.relpath(dir, top).split(os.sep):
+        parent, cur = cur, os.path.join(cur, comp)
+        copy_cpuset_from_parent(cur, parent)
+
+
 # ------------------------------------------------------------------------------------------------ manager
 
 
@@ -299,21 +312,23 @@ class V1Manager:
         return d is not None and os.path.isdir(d)
 
     def create(self) -> None:
-        if self.exists():
-            n = len(self.pids())
-            if n:
-                raise CgroupError(f"container's cgroup is not empty: {n} process(es) found",
-                                  path=self._dirs.get("devices"), spec_path="/linux/cgroupsPath")
-            if self.is_frozen():
-                raise CgroupError("container's cgroup unexpectedly frozen", path=self._dirs.get("freezer"),
-                                  spec_path="/linux/cgroupsPath")
+        # Checked in every hierarchy, not only where `devices` lives: a cgroup can pre-exist in some hierarchies
+        # only (e.g. just the freezer one, frozen by someone else). A frozen one would freeze our init as soon as
+        # it joins, and the runtime would then wait for it forever.
+        n = len(self.pids())  # a missing directory counts as empty
+        if n:
+            raise CgroupError(f"container's cgroup is not empty: {n} process(es) found",
+                              path=self._dirs.get("devices"), spec_path="/linux/cgroupsPath")
+        if self.is_frozen():  # False when the freezer directory does not exist yet
+            raise CgroupError("container's cgroup unexpectedly frozen", path=self._dirs.get("freezer"),
+                              spec_path="/linux/cgroupsPath")
         created: list[str] = []
         cpuset = self._dirs.get("cpuset")
         try:
             for d, top in self._unique():
                 created += dirs.make_dirs(d, top, on_new=copy_cpuset_from_parent if d == cpuset else None)
             if cpuset:
-                copy_cpuset_from_parent(cpuset, os.path.dirname(cpuset))
+                fill_cpuset_chain(cpuset, self._mounts["cpuset"])
         except BaseException:
             dirs.remove_dirs(created)
             raise

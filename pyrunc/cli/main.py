@@ -141,18 +141,20 @@ def parse_plain(
     positionals: tuple[tuple[str, object], ...] = (),
     required: int = 0,
     flags: dict[str, str] | None = None,
-    options: dict[str, tuple[str, tuple[str, ...]]] | None = None,
+    options: dict[str, tuple[str, tuple[str, ...] | None]] | None = None,
     defaults: dict[str, object] | None = None,
+    types: dict[str, type] | None = None,
 ) -> Args | None:
     """Parse a command's plain command line without argparse (a ~10 ms import), or return None.
 
     A command module may declare `PLAIN = dict(positionals=((dest, default), ...), required=N, flags={option:
-    dest}, options={option: (dest, choices)}, defaults={dest: value})`: its positionals (the first `required` of
-    them required), store_true flags, one-value options (`--opt v`, `--opt=v`) and their defaults, all as its
-    argparse parser (add_arguments) defines them. Anything else (`--help`, `--`, an unknown flag, `--flag=value` on
-    a flag, a wrong number of positionals, positionals split by options, a value not among the choices, `-fjson`)
-    returns None, so argparse parses it with its usual messages and exit codes; a plain line gives the values
-    argparse would (tests/unit/test_perf_imports.py compares them).
+    dest}, options={option: (dest, choices or None)}, defaults={dest: value}, types={dest: int})`: its positionals
+    (the first `required` of them required), store_true flags, one-value options (`--opt v`, `--opt=v`; any value
+    when choices is None, converted by `types`) and the defaults of the options, all as its argparse parser
+    (add_arguments) defines them. Anything else (`--help`, `--`, an unknown flag, `--flag=value` on a flag, a wrong
+    number of positionals, positionals split by options, a value not among the choices or that `types` refuses, a
+    value that starts with "-", `-fjson`) returns None, so argparse parses it with its usual messages and exit
+    codes; a plain line gives the values argparse would (tests/unit/test_perf_imports.py compares them).
     """
     flags = flags or {}
     options = options or {}
@@ -179,13 +181,21 @@ def parse_plain(
         if opt is None:
             return None
         if not eq:
-            if i >= len(argv):
+            if i >= len(argv) or argv[i].startswith("-"):
                 return None
             value = argv[i]
             i += 1
-        if value not in opt[1]:
+        dest, choices = opt
+        if choices is not None and value not in choices:
             return None
-        values[opt[0]] = value
+        convert = (types or {}).get(dest)
+        if convert is not None:
+            try:
+                values[dest] = convert(value)
+            except ValueError:
+                return None
+        else:
+            values[dest] = value
     if not required <= len(pos) <= len(positionals):
         return None
     for n, (dest, default) in enumerate(positionals):

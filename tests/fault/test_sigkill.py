@@ -16,7 +16,15 @@ import time
 from pathlib import Path
 
 import pytest
-from security.hostprobe import cgroup_dirs, mounts_mentioning, processes, pyrunc_stage_processes, wait_until
+from security.hostprobe import (
+    cgroup_dirs,
+    mounts_mentioning,
+    processes,
+    pyrunc_stage_processes,
+    read_text,
+    remove_cgroups,
+    wait_until,
+)
 from security.runtimes import SRC, Runtime, uniq
 
 pytestmark = pytest.mark.root
@@ -68,13 +76,21 @@ def killed(rt: Runtime, point: str, *args: str, timeout: float = 60) -> subproce
 
 
 def assert_clean(rt: Runtime, cid: str, world: Path) -> None:
-    assert wait_until(lambda: not processes(cid), timeout=10), f"processes left: {processes(cid)}"
-    assert not (rt.root / cid).exists(), f"state dir left: {list((rt.root / cid).iterdir())}"
-    assert not cgroup_dirs(cid), f"cgroups left: {cgroup_dirs(cid)}"
-    assert not mounts_mentioning(str(world), cid), f"mounts left: {mounts_mentioning(str(world), cid)}"
-    stages = {pid: comm for pid, comm in pyrunc_stage_processes().items() if cid in
-              open(f"/proc/{pid}/cgroup").read()}
-    assert not stages, f"pyrunc stage processes left: {stages}"
+    """Nothing of container `cid` is left; whatever is left is removed anyway (never leave the host dirty)."""
+    problems = []
+    if not wait_until(lambda: not processes(cid), timeout=10):
+        problems.append(f"processes left: {processes(cid)}")
+    if (rt.root / cid).exists():
+        problems.append(f"state dir left: {list((rt.root / cid).iterdir())}")
+    if cgroup_dirs(cid):
+        problems.append(f"cgroups left: {cgroup_dirs(cid)}")
+    if mounts_mentioning(str(world), cid):
+        problems.append(f"mounts left: {mounts_mentioning(str(world), cid)}")
+    stages = {pid: comm for pid, comm in pyrunc_stage_processes().items() if cid in read_text(f"/proc/{pid}/cgroup")}
+    if stages:
+        problems.append(f"pyrunc stage processes left: {stages}")
+    remove_cgroups(cid)  # kills what is still in them too
+    assert not problems, problems
 
 
 @pytest.mark.parametrize(("point", "finished"), CREATE_POINTS, ids=[p for p, _ in CREATE_POINTS])

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -240,20 +242,22 @@ def test_tmpcopyup_of_a_raced_volume_never_hangs_the_runtime(rt: Runtime, rootfs
     """`tmpcopyup` copies the directory a tmpfs covers, and that directory can be in a volume another container
     writes to. A regular file swapped for a fifo between the runtime's stat and its open would block the runtime
     in open(2) forever (the create never returns, the container never starts). Found by this suite; fixed in
-    pyrunc/rootfs/copyup.py (`open_same`: O_NONBLOCK, and the opened inode must be the one stat'ed)."""
+    pyrunc/rootfs/copyup.py (`open_same`: O_NONBLOCK, and the opened inode must be the one stat'ed).
+    The same raced directory is copied by ten mounts per container, so each attempt has many chances."""
     vol = world / "volume"
     data = vol / "data"
     data.mkdir(parents=True)
-    for i in range(20):
+    for i in range(2):
         (data / f"f{i}").write_text("data\n")
-    os.mkfifo(data / "fifo")
+        os.mkfifo(data / f"fifo{i}")
 
     def edit(c: dict[str, Any]) -> None:
-        add_mount(c, "/vol", "bind", str(vol), ["rbind"])
-        add_mount(c, "/vol/data", "tmpfs", "tmpfs", ["tmpcopyup", "size=1m"])
+        for i in range(10):
+            add_mount(c, f"/v{i}", "bind", str(vol), ["rbind"])
+            add_mount(c, f"/v{i}/data", "tmpfs", "tmpfs", ["tmpcopyup", "size=1m"])
 
     b = bundle(["true"], edit)
-    racers = [Racer(sectool, data / f"f{i}", data / "fifo", int(RACE_SECONDS) + 40) for i in range(0, 20, 5)]
+    racers = [Racer(sectool, data / f"f{i}", data / f"fifo{i}", int(RACE_SECONDS) + 40) for i in range(2)]
     hung = None
     try:
         deadline = time.monotonic() + RACE_SECONDS
@@ -269,3 +273,36 @@ def test_tmpcopyup_of_a_raced_volume_never_hangs_the_runtime(rt: Runtime, rootfs
         for r in racers:
             r.stop()
     assert hung is None, f"`run` of {hung} hung: the runtime blocked on a fifo swapped into the copied directory"
+
+
+COPY_AFTER_SWAP = """
+import os, sys
+from pyrunc.rootfs import copyup
+top = sys.argv[1]
+src = os.open(top + "/src", os.O_RDONLY | os.O_DIRECTORY)
+dst = os.open(top + "/dst", os.O_RDONLY | os.O_DIRECTORY)
+st = os.stat("f", dir_fd=src, follow_symlinks=False)     # what the copy saw: a regular file
+os.unlink(top + "/src/f")
+os.mkfifo(top + "/src/f")                                 # what is there when it opens it: a fifo
+try:
+    copyup.copy_entry(src, dst, "f", st, "/data/f")
+except Exception as e:
+    print("REFUSED", e)
+"""
+
+
+def test_tmpcopyup_entry_changed_after_stat_is_refused(world: Path) -> None:
+    """The deterministic form of the race above: the entry is swapped between stat and open. The copy must refuse
+    (or copy the fifo as a fifo), never block in open(2)."""
+    from .runtimes import SRC
+
+    (world / "src").mkdir()
+    (world / "dst").mkdir()
+    (world / "src" / "f").write_text("data\n")
+    try:
+        p = subprocess.run([sys.executable, "-c", COPY_AFTER_SWAP, str(world)], capture_output=True, text=True,
+                           timeout=10, env=dict(os.environ, PYTHONPATH=str(SRC)), cwd="/")
+    except subprocess.TimeoutExpired:
+        pytest.fail("tmpcopyup blocked in open(2) on a fifo swapped in after stat")
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
+    assert "REFUSED" in p.stdout or stat.S_ISFIFO(os.lstat(world / "dst" / "f").st_mode), p.stdout

@@ -37,11 +37,9 @@ def _owner(uid: int, cache: dict[int, str]) -> str:
 
 def _table(rows: list[list[str]]) -> str:
     """Like Go's tabwriter(minwidth=12, tabwidth=1, padding=3, ' '), as runc uses it."""
-    widths = [max(12, *(len(r[i]) + 3 for r in rows)) for i in range(len(rows[0]) - 1)]
-    lines = []
-    for r in rows:
-        lines.append("".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + r[-1])
-    return "\n".join(lines) + "\n"
+    widths = [max(12, max(map(len, column)) + 3) for column in list(zip(*rows, strict=True))[:-1]]
+    line = "".join(f"{{:<{w}}}" for w in widths) + "{}\n"
+    return "".join(line.format(*r) for r in rows)
 
 
 def run(args: "argparse.Namespace", ctx: "Context") -> int:
