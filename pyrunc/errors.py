@@ -60,6 +60,10 @@ class ContainerExists(ContainerError):
         super().__init__(f"container with id exists: {cid}")
 
 
+class CorruptState(ContainerError):
+    """state.json exists but cannot be parsed (a crash, a full disk, tampering)."""
+
+
 class InvalidTransition(ContainerError):
     """A verb not allowed in the container's current status (runc: "cannot start a container that has stopped")."""
 

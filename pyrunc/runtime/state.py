@@ -217,18 +217,29 @@ def _write_atomic(d: str, name: str, data: bytes) -> None:
     file gets the directory's owner (root working on another user's container keeps it theirs): `scan` reads
     the container's owner from state.json."""
     tmp = f"{d}/.{name}.{posix.getpid()}.tmp"
-    fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC | posix.O_NOFOLLOW, 0o600)
     try:
-        if posix.geteuid() == 0:
-            owner = posix.stat(d)
-            if owner.st_uid != 0:
-                posix.fchown(fd, owner.st_uid, owner.st_gid)
-        view = memoryview(data)
-        while view:
-            view = view[posix.write(fd, view) :]
-    finally:
-        posix.close(fd)
-    posix.replace(tmp, f"{d}/{name}")
+        fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC | posix.O_NOFOLLOW,
+                        0o600)
+        try:
+            if posix.geteuid() == 0:
+                owner = posix.stat(d)
+                if owner.st_uid != 0:
+                    posix.fchown(fd, owner.st_uid, owner.st_gid)
+            view = memoryview(data)
+            while view:
+                view = view[posix.write(fd, view) :]
+        finally:
+            posix.close(fd)
+        posix.replace(tmp, f"{d}/{name}")
+    except OSError as e:
+        # A full or read-only state root: a clean one-line error, and no half-written temp file left behind.
+        try:
+            posix.unlink(tmp)
+        except OSError:
+            pass
+        from pyrunc.errors import PyruncError
+
+        raise PyruncError(f"cannot write {name} of container {d.rsplit('/', 1)[-1]}: {e.strerror}") from None
 
 
 _COMPACT = (",", ":")
@@ -277,10 +288,10 @@ def load(root: str, cid: str) -> State:
         raise ContainerNotExist(cid)
     try:
         st = State.from_dict(quickjson.loads(raw))
-    except (ValueError, TypeError) as e:
-        from pyrunc.errors import PyruncError
+    except (ValueError, TypeError, AttributeError, KeyError) as e:
+        from pyrunc.errors import CorruptState
 
-        raise PyruncError(f"container {cid}: corrupt state file: {e}") from None
+        raise CorruptState(f"container {cid}: corrupt state file: {e}") from None
     st._dir = d
     return st
 

@@ -195,7 +195,7 @@ def delete(root: str, cid: str, force: bool = False) -> None:
     An unknown id is "container does not exist"; with --force that is a success (containerd and podman call
     `delete --force` after every failed create).
     """
-    from pyrunc.errors import ContainerError, ContainerNotExist
+    from pyrunc.errors import ContainerError, ContainerNotExist, CorruptState
 
     if not statestore.exists(root, cid):
         if force:
@@ -211,6 +211,11 @@ def delete(root: str, cid: str, force: bool = False) -> None:
                     remove_state_dir(root, cid)
                     return
                 raise
+            except CorruptState:
+                if not force:
+                    raise
+                _force_delete_damaged(root, cid)
+                return
             current = statestore.status(root, st)
             if current == STOPPED:
                 pass
@@ -222,6 +227,53 @@ def delete(root: str, cid: str, force: bool = False) -> None:
     except ContainerNotExist:
         if not force:
             raise
+
+
+def _force_delete_damaged(root: str, cid: str) -> None:
+    """`delete --force` of a container whose state.json is unreadable (SECURITY rule 6: it must still work from the
+    id alone). The cgroup comes from cgroup.json, else from the cgroupsPath of the saved config.json, else from
+    the default path derived from the id; destroying it kills every process left in it, the init included."""
+    import json
+    import os
+
+    from pyrunc.cgroups import manager_for, manager_from_state
+    from pyrunc.errors import PyruncError
+
+    d = statestore.container_dir(root, cid)
+
+    def read(name: str) -> dict | None:
+        try:
+            with open(os.path.join(d, name), "rb") as f:
+                value = json.loads(f.read())
+            return value if isinstance(value, dict) else None
+        except (OSError, ValueError):
+            return None
+
+    cg = None
+    saved = read(statestore.CGROUP_FILE)
+    if saved:
+        try:
+            cg = manager_from_state(saved)
+        except (PyruncError, KeyError, TypeError, ValueError):
+            cg = None
+    if cg is None:
+        config = read(statestore.CONFIG_FILE) or {}
+        linux = config.get("linux") if isinstance(config.get("linux"), dict) else {}
+        path = linux.get("cgroupsPath") if isinstance(linux.get("cgroupsPath"), str) else None
+        try:
+            cg = manager_for(path or None, cid)
+        except PyruncError:
+            cg = None
+    if cg is not None:
+        try:
+            cg.thaw()
+        except PyruncError:
+            pass
+        try:
+            cg.destroy()
+        except PyruncError:
+            pass
+    remove_state_dir(root, cid)
 
 
 def wait_for_stop(root: str, st: State, deadline: float) -> str:

@@ -164,11 +164,7 @@ def test_full_state_root_leaves_nothing_behind(tiny_root: Path, sleeper: Path, w
 
 
 @pytest.mark.parametrize("inodes", [
-    pytest.param(False, marks=pytest.mark.xfail(strict=True, reason=(
-        "pyrunc/runtime/state.py _write_atomic() (via save()): ENOSPC from posix.write/fsync/replace escapes as a "
-        "bare OSError, so the CLI says 'internal error: OSError: [Errno 28] No space left on device' and exits 2; "
-        "it should unlink its temp file and raise PyruncError('cannot write state.json of container <id>: No "
-        "space left on device') (exit 1)"))),
+    False,
     True], ids=["no-space", "no-inodes"])
 def test_full_state_root_fails_with_one_clear_line(tiny_root: Path, sleeper: Path, inodes: bool) -> None:
     _rt, _cid, p = full_root_case(tiny_root, sleeper, inodes)
