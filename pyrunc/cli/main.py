@@ -68,6 +68,7 @@ def version_text() -> str:
     """First line `pyrunc version X` (go-runc's parser keys on "<name> version "), then `spec: 1.3.0`."""
     return (
         f"pyrunc version {__version__}\n"
+        "commit: none\n"  # dockerd's version parser looks for this line, as in runc's output
         f"spec: {SPEC_VERSION}\n"
         f"python: {sys.version.split()[0]}\n"
     )

@@ -45,6 +45,10 @@ def open_pty(ptmx: str = "/dev/ptmx") -> tuple[int, int, str]:
         n = struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, struct.pack("I", 0)))[0]
         slave = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
         _check_chr(slave, f"/dev/pts/{n}", PTS_MAJORS)
+        # runc clears ONLCR: a program writing "\n" reaches the client as "\n", not "\r\n" (scripts compare it).
+        attrs = termios.tcgetattr(slave)
+        attrs[1] &= ~termios.ONLCR
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
     except OSError as e:
         os.close(master)
         if isinstance(e, SyscallError):

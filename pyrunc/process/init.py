@@ -147,7 +147,8 @@ def _init(cfg: ProcessConfig) -> None:
     # new pid namespace), not the host pid the runtime-namespace hooks get.
     _set_step("createContainer hooks")
     hook_state = dict(hook_state, pid=os.getpid())
-    run_hooks("createContainer", spec.hooks.create_container, dict(hook_state, status="creating"))
+    run_hooks("createContainer", spec.hooks.create_container, dict(hook_state, status="creating"),
+              cwd=spec.root.path)  # runc runs them from the rootfs (before pivot_root)
 
     _set_step("pivot_root")
     _rootfs.pivot_rootfs(spec.root.path, no_pivot=cfg.no_pivot)

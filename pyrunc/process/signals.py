@@ -45,7 +45,7 @@ def parse_signal(raw: str) -> int:
     text = raw.strip()
     if text.lstrip("-").isdigit():
         n = int(text)
-        if not 0 < n <= int(signal.SIGRTMAX):
+        if not 0 <= n <= int(signal.SIGRTMAX):  # 0 probes liveness (runc accepts any number)
             raise _invalid(raw)
         return n
     name = text.upper()

@@ -102,7 +102,7 @@ def _duplicate_problems(doc: Any, duplicates: list[tuple[dict[str, Any], list[st
     return sorted(problems)
 
 
-def read_document(path: str, source: str, *, missing: str) -> Any:
+def read_document(path: str, source: str, *, missing: str, allow_pipe: bool = False) -> Any:
     """Read and strictly parse the JSON file at `path`. `missing` is the message if it does not exist.
 
     The file must be a regular file (opened O_NONBLOCK first, so a fifo planted as config.json cannot hang us) of at
@@ -116,7 +116,10 @@ def read_document(path: str, source: str, *, missing: str) -> Any:
         raise PyruncError(f"open {path}: {os.strerror(e.errno or 0)}") from None
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
+        if allow_pipe and stat.S_ISFIFO(st.st_mode):
+            # `exec -p <(...)`: a process file may come through a pipe (runc reads it); still size-capped below.
+            os.set_blocking(fd, True)
+        elif not stat.S_ISREG(st.st_mode):
             raise PyruncError(f"{path} is not a regular file")
         if st.st_size > MAX_DOCUMENT_BYTES:
             raise PyruncError(f"{path} is too large ({st.st_size} bytes, the limit is {MAX_DOCUMENT_BYTES})")
@@ -250,7 +253,7 @@ def load_process(path: str, *, console_socket: str | None = None, detach: bool |
     Problems are reported against the file as given: `process.json: /args: must not be empty`. With `detach` given,
     the terminal/--console-socket rule of create applies too (exec -d with terminal: true needs a console socket).
     """
-    raw = read_document(path, path, missing=f"process file {path} not found")
+    raw = read_document(path, path, missing=f"process file {path} not found", allow_pipe=True)
     if detach is None:
         ctx = Context(bundle="", for_create=False)
     else:

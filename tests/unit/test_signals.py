@@ -23,7 +23,7 @@ def test_parse_valid(raw: str, num: int) -> None:
     assert parse_signal(raw) == num
 
 
-@pytest.mark.parametrize("raw", ["", "0", "-1", "65", "1000", "FOO", "SIG", "SIGFOO", "9x", "RTMIN+99", "K ILL"])
+@pytest.mark.parametrize("raw", ["", "-1", "65", "1000", "FOO", "SIG", "SIGFOO", "9x", "RTMIN+99", "K ILL"])
 def test_parse_invalid(raw: str) -> None:
     with pytest.raises(UsageError) as e:
         parse_signal(raw)
@@ -41,3 +41,10 @@ def test_forwardable_excludes_what_run_handles_itself() -> None:
     assert signal.SIGTERM in fw and signal.SIGINT in fw and signal.SIGHUP in fw and signal.SIGUSR1 in fw
     assert not fw & {int(s) for s in NOT_FORWARDED}
     assert signal.SIGCHLD not in fw and signal.SIGWINCH not in fw and signal.SIGKILL not in fw
+
+
+def test_signal_zero_is_accepted() -> None:
+    """runc's parseSignal takes any number: `kill ID 0` probes whether the container is alive."""
+    from pyrunc.process.signals import parse_signal
+
+    assert parse_signal("0") == 0

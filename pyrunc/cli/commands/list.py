@@ -55,7 +55,7 @@ def run(args: "argparse.Namespace", ctx: "Context") -> int:
         from pyrunc.quickjson import dumps
 
         found = [st.oci(status, owner=_owner(uid, owners)) for st, status, uid in containers]
-        sys.stdout.write(dumps(found) + "\n")
+        sys.stdout.write(dumps(found, separators=(",", ":")) + "\n")  # compact, as runc
     else:
         rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
         rows += [[st.id, str(st.pid if status != state.STOPPED else 0), status, st.bundle, st.created,
