@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 
@@ -57,7 +58,19 @@ def remove_cgroup_tree(relative: str) -> None:
 
     rmdir only removes empty cgroups, so a cgroup that still has processes stays (and shows up as a leak elsewhere).
     """
-    for point in set(_cgroup_mounts().values()):
+    points = set(_cgroup_mounts().values())
+    # conmon (cgroupfs manager) also creates its parent, and a `tasks` file, under /sys/fs/cgroup/<controller> for
+    # controllers that are not mounted here (hugetlb, net_cls, net_prio, perf_event): plain files on the tmpfs.
+    base = Path("/sys/fs/cgroup")
+    if base.is_dir():
+        for plain in base.iterdir():
+            if plain.is_dir() and not plain.is_symlink() and plain not in points and not os.path.ismount(plain):
+                shutil.rmtree(plain / relative.strip("/"), ignore_errors=True)
+                try:
+                    plain.rmdir()  # the controller directory itself, if conmon made it and nothing else is in it
+                except OSError:
+                    pass
+    for point in points:
         top = point / relative.strip("/")
         if not top.is_dir():
             continue
