@@ -95,3 +95,19 @@ def recv_fd(sock: socket.socket) -> tuple[int, str]:
     for extra in fds[1:]:
         os.close(extra)
     return fds[0], msg.decode(errors="replace")
+
+
+def hand_over(console: socket.socket, master: int, slave: int, spec_path: str | None = None) -> None:
+    """Send the pty master to the console socket (runc's protocol: one SCM_RIGHTS fd, "/dev/ptmx" as payload),
+    close our copies, and make the slave this session's stdio and controlling terminal. Closes `console`."""
+    try:
+        send_fd(console, master, "/dev/ptmx")
+    except OSError as e:
+        raise SyscallError("sendmsg", e.errno or errno.EPIPE, detail="console socket", spec_path=spec_path) from None
+    os.close(master)
+    console.close()
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    if slave > 2:
+        os.close(slave)
+    set_controlling_tty(0)

@@ -214,18 +214,8 @@ def _exec(cfg: ExecConfig, sock: socket.socket) -> None:
         master, slave, _name = pty.open_pty("/dev/ptmx")
         if process.console_size is not None:
             pty.set_winsize(master, process.console_size.height, process.console_size.width)
-        try:
-            pty.send_fd(cfg.console, master, "/dev/ptmx")
-        except OSError as e:
-            raise SyscallError("sendmsg", e.errno or errno.EPIPE, detail="console socket") from None
-        os.close(master)
-        cfg.console.close()
+        pty.hand_over(cfg.console, master, slave)
         cfg.console = None
-        for fd in (0, 1, 2):
-            os.dup2(slave, fd)
-        if slave > 2:
-            os.close(slave)
-        pty.set_controlling_tty(0)
 
     if process.no_new_privileges:
         _set_step("no_new_privs")

@@ -11,14 +11,12 @@ Python library is out of reach, so nothing may be imported lazily here (ARCHITEC
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import signal
 import socket
 from typing import Any, NoReturn
 
-from pyrunc.errors import SyscallError
 from pyrunc.linux import keyring, net, prctl, proc, pty
 from pyrunc.process import cwd as cwd_step
 from pyrunc.process import program, sync
@@ -166,19 +164,8 @@ def _init(cfg: ProcessConfig) -> None:
         if process.console_size is not None:
             pty.set_winsize(master, process.console_size.height, process.console_size.width)
         _rootfs.mount_console(slave)
-        try:
-            pty.send_fd(cfg.console, master, "/dev/ptmx")
-        except OSError as e:
-            raise SyscallError("sendmsg", e.errno or errno.EPIPE, detail="console socket",
-                               spec_path="/process/terminal") from None
-        os.close(master)
-        cfg.console.close()
+        pty.hand_over(cfg.console, master, slave, spec_path="/process/terminal")
         cfg.console = None
-        for fd in (0, 1, 2):
-            os.dup2(slave, fd)
-        if slave > 2:
-            os.close(slave)
-        pty.set_controlling_tty(0)
 
     if plan.has("uts"):
         _set_step("hostname")
