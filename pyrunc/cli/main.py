@@ -145,6 +145,8 @@ def parse_plain(
     options: dict[str, tuple[str, tuple[str, ...] | None]] | None = None,
     defaults: dict[str, object] | None = None,
     types: dict[str, type] | None = None,
+    appends: dict[str, str] | None = None,
+    remainder: str | None = None,
 ) -> Args | None:
     """Parse a command's plain command line without argparse (a ~10 ms import), or return None.
 
@@ -156,11 +158,17 @@ def parse_plain(
     number of positionals, positionals split by options, a value not among the choices or that `types` refuses, a
     value that starts with "-", `-fjson`) returns None, so argparse parses it with its usual messages and exit
     codes; a plain line gives the values argparse would (tests/unit/test_perf_imports.py compares them).
+    `appends={option: dest}` are repeatable one-value options collected in a list (argparse's action="append",
+    default []; converted by `types` too), and `remainder=dest` takes everything after the last positional as a
+    list (argparse.REMAINDER, as `exec ID cmd args...`).
     """
     flags = flags or {}
     options = options or {}
+    appends = appends or {}
     values: dict[str, object] = {dest: False for dest in flags.values()}
     values.update(defaults or {})
+    for dest in appends.values():
+        values[dest] = []
     pos: list[str] = []
     options_after_positionals = False
     i = 0
@@ -171,6 +179,12 @@ def parse_plain(
             if options_after_positionals:
                 return None  # `ID --all SIG`: argparse consumes positionals in one run and refuses this
             pos.append(arg)
+            if remainder is not None and len(pos) == len(positionals):
+                rest = argv[i:]
+                if rest[:1] == ["--"]:
+                    return None  # argparse's own rules for `--` before a remainder
+                values[remainder] = rest
+                break
             continue
         options_after_positionals = bool(pos)
         dest = flags.get(arg)
@@ -180,7 +194,10 @@ def parse_plain(
         name, eq, value = arg.partition("=")
         opt = options.get(name)
         if opt is None:
-            return None
+            append_dest = appends.get(name)
+            if append_dest is None:
+                return None
+            opt = (append_dest, None)
         if not eq:
             if i >= len(argv) or argv[i].startswith("-"):
                 return None
@@ -190,15 +207,20 @@ def parse_plain(
         if choices is not None and value not in choices:
             return None
         convert = (types or {}).get(dest)
+        converted: object = value
         if convert is not None:
             try:
-                values[dest] = convert(value)
+                converted = convert(value)
             except ValueError:
                 return None
+        if name in appends:
+            values[dest].append(converted)  # type: ignore[attr-defined]
         else:
-            values[dest] = value
+            values[dest] = converted
     if not required <= len(pos) <= len(positionals):
         return None
+    if remainder is not None and remainder not in values:
+        values[remainder] = []
     for n, (dest, default) in enumerate(positionals):
         values[dest] = pos[n] if n < len(pos) else default
     return Args(**values)

@@ -7,22 +7,26 @@ collected and raised together as one `SpecError`, which renders as `config.json:
 Only then are relative paths resolved against the bundle (`root.path`, bind-mount sources) and the dict turned into
 `pyrunc.spec.model.Spec`.
 
-Imports only json/os/stat/math and our own modules: never jsonschema (create and run pay this on every call).
+Imports only built-in modules (`_json`, not `json`: see pyrunc.quickjson), os and our own: never jsonschema, `json`,
+`re` or `typing` (create and run pay every import on every call; `json` is imported only to word a parse error).
 """
 
 from __future__ import annotations
 
+import _json
 import errno
-import json
 import math
 import os
 import stat
-from typing import Any
 
 from pyrunc.errors import PyruncError, SpecError
 from pyrunc.spec import schema
 from pyrunc.spec.model import Process, Spec
 from pyrunc.spec.validate import Context, Problem, check_config, check_process_document, ptr
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 CONFIG_NAME = "config.json"
 MAX_DOCUMENT_BYTES = 32 << 20  # a large seccomp profile is ~100 KiB; anything near this is not a config
@@ -70,9 +74,50 @@ def parse_json(data: bytes, source: str) -> Any:
         return obj
 
     try:
-        doc = json.loads(
-            text, object_pairs_hook=object_hook, parse_constant=_reject_constant, parse_float=_finite_float
-        )
+        doc = _scan_strict(text, object_hook)
+    except (StopIteration, ValueError, RecursionError):
+        # The message of a malformed document comes from `json` itself, whose import (~7 ms: it imports `re`)
+        # only a broken config pays.
+        _raise_json_error(text, source)
+    if duplicates:
+        raise SpecError(_duplicate_problems(doc, duplicates), source)
+    return doc
+
+
+class _StrictSettings:
+    """What `_json.make_scanner` reads from a json.JSONDecoder: NaN/Infinity refused, floats must be finite,
+    objects built by the duplicate-recording hook."""
+
+    strict = True
+    object_hook = None
+    parse_int = int
+    parse_constant = staticmethod(_reject_constant)
+    parse_float = staticmethod(_finite_float)
+
+    def __init__(self, object_pairs_hook: Any) -> None:
+        self.object_pairs_hook = object_pairs_hook
+
+
+_JSON_SPACE = " \t\n\r"
+
+
+def _scan_strict(text: str, object_pairs_hook: Any) -> Any:
+    """json.loads(text, object_pairs_hook=..., parse_constant=_reject_constant, parse_float=_finite_float) on the
+    C scanner `json` itself uses, without importing `json` (see pyrunc.quickjson). Raises ValueError (or
+    StopIteration, RecursionError) on anything json.loads would refuse."""
+    start = len(text) - len(text.lstrip(_JSON_SPACE))
+    doc, end = _json.make_scanner(_StrictSettings(object_pairs_hook))(text, start)
+    if text[end:].strip(_JSON_SPACE):
+        raise ValueError("extra data")
+    return doc
+
+
+def _raise_json_error(text: str, source: str) -> NoReturn:
+    """Raise the SpecError for a document the strict scanner refused, worded from `json`'s own messages."""
+    import json
+
+    try:
+        json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as e:
         raise SpecError([("", f"invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})")], source) from None
     except _Reject as e:
@@ -81,9 +126,7 @@ def parse_json(data: bytes, source: str) -> Any:
         raise SpecError([("", "invalid JSON: nested too deeply")], source) from None
     except ValueError as e:  # int() refusing a number with thousands of digits
         raise SpecError([("", f"invalid JSON: {e}".split(";")[0])], source) from None
-    if duplicates:
-        raise SpecError(_duplicate_problems(doc, duplicates), source)
-    return doc
+    raise SpecError([("", "invalid JSON")], source)
 
 
 def _duplicate_problems(doc: Any, duplicates: list[tuple[dict[str, Any], list[str]]]) -> list[tuple[str, str]]:

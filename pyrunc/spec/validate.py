@@ -11,16 +11,17 @@ Checks marked "(host)" look at the machine (rootfs, namespace files, kernel supp
 from __future__ import annotations
 
 import os
-import re
 import stat
-from collections import deque
-from collections.abc import Callable, Iterator
-from typing import Any
 
 from pyrunc.linux.capnames import CAP_NUMBERS
 from pyrunc.linux.rlimitnames import RLIMIT_NUMBERS
 from pyrunc.spec.model import HOOK_KINDS
 from pyrunc.spec.schema import pointer_token
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import Any
 
 MAX_ID = 2**32 - 2  # uid/gid 4294967295 is (uid_t)-1: "no change" to setresuid(2), never a real id.
 HOST_NAME_MAX = 64
@@ -65,7 +66,8 @@ class Context:
         self.host = host
 
 
-Check = Callable[[dict[str, Any], Context], Iterator[Problem]]
+if TYPE_CHECKING:
+    Check = Callable[[dict[str, Any], Context], Iterator[Problem]]
 
 
 # --------------------------------------------------------------------------------------------- accessors
@@ -102,7 +104,9 @@ def _namespaces(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return found
 
 
-_DIGITS = re.compile(r"[0-9]+\Z")
+def _digits(text: str) -> bool:
+    """Only ASCII digits, at least one (str.isdigit also takes other scripts' digits)."""
+    return text.isascii() and text.isdigit()
 
 
 def _cpu_list_error(text: str) -> str | None:
@@ -111,7 +115,7 @@ def _cpu_list_error(text: str) -> str | None:
         return None
     for part in text.split(","):
         lo, dash, hi = part.strip().partition("-")
-        if not _DIGITS.match(lo) or (dash and not _DIGITS.match(hi)):
+        if not _digits(lo) or (dash and not _digits(hi)):
             return f'"{text}" is not a list like "0-3,7"'
         if dash and int(hi) < int(lo):
             return f'"{text}": range {part.strip()} is backwards'
@@ -161,10 +165,18 @@ def _mapping_problems(maps: Any, base: str, what: str) -> Iterator[Problem]:
 
 # --------------------------------------------------------------------------------------------- top level
 
-_SEMVER = re.compile(
-    r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
-    r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
-)
+def _semver_major(v: str) -> str | None:
+    """The major version of a SemVer 2.0.0 string (MAJOR.MINOR.PATCH[-pre.release][+build.meta]), else None."""
+    core, plus, build = v.partition("+")
+    core, dash, pre = core.partition("-")
+    numbers = core.split(".")
+    if len(numbers) != 3 or not all(_digits(n) and (n == "0" or n[0] != "0") for n in numbers):
+        return None
+    for part, present in ((pre, dash), (build, plus)):
+        if present and not all(ident and all(c.isascii() and (c.isalnum() or c == "-") for c in ident)
+                               for ident in part.split(".")):
+            return None
+    return numbers[0]
 
 
 def check_oci_version(raw: dict[str, Any], ctx: Context) -> Iterator[Problem]:
@@ -172,10 +184,10 @@ def check_oci_version(raw: dict[str, Any], ctx: Context) -> Iterator[Problem]:
     v = _str(raw.get("ociVersion"))
     if v is None:
         return
-    m = _SEMVER.match(v)
-    if not m:
+    major = _semver_major(v)
+    if major is None:
         yield Problem("/ociVersion", f'"{v}" is not a SemVer version like "1.3.0"')
-    elif m.group(1) != "1":
+    elif major != "1":
         yield Problem("/ociVersion", f"version {v} is not supported (this runtime implements runtime-spec 1.x)")
 
 
@@ -564,7 +576,7 @@ def _valid_ifname(name: str) -> bool:
 def check_cgroups_path(raw: dict[str, Any], ctx: Context) -> Iterator[Problem]:
     """`linux.cgroupsPath` must not climb out with ".." (SECURITY.md rule 7, GHSA-5g49-rx9x-qfc6)."""
     path = _str(_obj(raw.get("linux")).get("cgroupsPath"))
-    if path and ".." in re.split(r"[/:]", path):
+    if path and ".." in path.replace(":", "/").split("/"):
         yield Problem("/linux/cgroupsPath", 'must not contain ".." components')
 
 
@@ -726,9 +738,11 @@ def _walk_text(start: list[tuple[str, Any]]) -> list[Problem]:
     # Iterative (a deeply nested unknown member must not exhaust the Python stack), breadth-first. On the path of
     # every create: the common case (ASCII without NUL) costs one isascii() and one `in` per string.
     problems: list[Problem] = []
-    queue = deque(start)
-    while queue:
-        where, v = queue.popleft()
+    queue = start
+    next_item = 0
+    while next_item < len(queue):
+        where, v = queue[next_item]
+        next_item += 1
         t = type(v)
         if t is dict:
             for k, item in v.items():

@@ -1,14 +1,37 @@
-"""`pyrunc create [options] <id>`: create a container; its init waits for `start` (runc's flags)."""
+"""`pyrunc create [options] <id>`: create a container; its init waits for `start` (runc's flags).
 
-from __future__ import annotations
+On the create path every import counts (bench/README.md): no argparse unless the command line is unusual (PLAIN),
+no __future__ import, annotations quoted.
+"""
 
-import argparse
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
 
-from pyrunc.cli.argparsing import add_id
-from pyrunc.cli.context import Context
+    from pyrunc.cli.context import Context
+
+_CREATE_OPTIONS = (("--bundle", "bundle"), ("-b", "bundle"), ("--console-socket", "console_socket"),
+                   ("--pidfd-socket", "pidfd_socket"), ("--pid-file", "pid_file"), ("--preserve-fds", "preserve_fds"))
 
 
-def add_create_flags(p: argparse.ArgumentParser) -> None:
+def create_plain(flags: "dict[str, str] | None" = None) -> "dict[str, object]":
+    """The plain command lines of `create` (and, with its own `flags`, `run`) that pyrunc.cli.main.parse_plain
+    parses without argparse: the same options and defaults as `add_create_flags`."""
+    return {
+        "positionals": (("container_id", None),),
+        "required": 1,
+        "flags": {"--no-pivot": "no_pivot", "--no-new-keyring": "no_new_keyring", **(flags or {})},
+        "options": {option: (dest, None) for option, dest in _CREATE_OPTIONS},
+        "defaults": {"bundle": ".", "console_socket": None, "pidfd_socket": None, "pid_file": None,
+                     "preserve_fds": 0},
+        "types": {"preserve_fds": int},
+    }
+
+
+PLAIN = create_plain()
+
+
+def add_create_flags(p: "argparse.ArgumentParser") -> None:
     """The flags `create` and `run` share."""
     p.add_argument("--bundle", "-b", default=".", help="path to the root of the bundle directory")
     p.add_argument("--console-socket", metavar="PATH",
@@ -24,12 +47,14 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
                    help="pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)")
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_arguments(p: "argparse.ArgumentParser") -> None:
+    from pyrunc.cli.argparsing import add_id
+
     add_create_flags(p)
     add_id(p)
 
 
-def options(args: argparse.Namespace, ctx: Context, *, detach: bool) -> object:
+def options(args: "argparse.Namespace", ctx: "Context", *, detach: bool) -> object:
     from pyrunc.runtime.container import CreateOptions
 
     return CreateOptions(
@@ -41,7 +66,7 @@ def options(args: argparse.Namespace, ctx: Context, *, detach: bool) -> object:
     )
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def run(args: "argparse.Namespace", ctx: "Context") -> int:
     from pyrunc.paths import validate_id
     from pyrunc.runtime.container import create
 

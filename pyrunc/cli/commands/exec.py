@@ -3,14 +3,35 @@
 As with runc, options end at the container id: everything after it is the command (`exec ID sh -c 'echo'`).
 """
 
-from __future__ import annotations
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
 
-import argparse
+    from pyrunc.cli.context import Context
 
-from pyrunc.cli.context import Context
+# The plain command lines pyrunc.cli.main parses without argparse (see parse_plain there): containerd's
+# `exec --process FILE --detach --pid-file FILE ID` and a shell's `exec [-t] ID cmd args...`.
+_VALUE_OPTIONS = (("--console-socket", "console_socket"), ("--pidfd-socket", "pidfd_socket"), ("--cwd", "cwd"),
+                  ("--user", "user"), ("-u", "user"), ("--process", "process"), ("-p", "process"),
+                  ("--pid-file", "pid_file"), ("--process-label", "process_label"), ("--apparmor", "apparmor"),
+                  ("--preserve-fds", "preserve_fds"))
+PLAIN = {
+    "positionals": (("container_id", None),),
+    "required": 1,
+    "flags": {"--tty": "tty", "-t": "tty", "--detach": "detach", "-d": "detach", "--no-new-privs": "no_new_privs",
+              "--ignore-paused": "ignore_paused"},
+    "options": {option: (dest, None) for option, dest in _VALUE_OPTIONS},
+    "appends": {"--env": "env", "-e": "env", "--additional-gids": "additional_gids", "-g": "additional_gids",
+                "--cap": "cap", "-c": "cap", "--cgroup": "cgroup"},
+    "defaults": {dest: None for _, dest in _VALUE_OPTIONS} | {"preserve_fds": 0},
+    "types": {"preserve_fds": int, "additional_gids": int},
+    "remainder": "command",
+}
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_arguments(p: "argparse.ArgumentParser") -> None:
+    import argparse
+
     p.add_argument("--console-socket", metavar="PATH",
                    help="path to an AF_UNIX socket which will receive a file descriptor referencing the master end "
                         "of the console's pseudoterminal")
@@ -40,7 +61,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="<command> [args...]")
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def run(args: "argparse.Namespace", ctx: "Context") -> int:
     from pyrunc.paths import validate_id
     from pyrunc.runtime.exec import ExecOptions, exec_process
 

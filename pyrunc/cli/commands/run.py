@@ -1,15 +1,23 @@
-"""`pyrunc run [options] <id>`: create and start a container; in the foreground, exit with its status."""
+"""`pyrunc run [options] <id>`: create and start a container; in the foreground, exit with its status.
 
-from __future__ import annotations
+On the create path every import counts: see pyrunc/cli/commands/create.py.
+"""
 
-import argparse
+from pyrunc.cli.commands.create import add_create_flags, create_plain, options
 
-from pyrunc.cli.argparsing import add_id
-from pyrunc.cli.commands.create import add_create_flags, options
-from pyrunc.cli.context import Context
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+
+    from pyrunc.cli.context import Context
+
+PLAIN = create_plain({"--detach": "detach", "-d": "detach", "--keep": "keep",
+                      "--no-subreaper": "no_subreaper", "-no-subreaper": "no_subreaper"})
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_arguments(p: "argparse.ArgumentParser") -> None:
+    from pyrunc.cli.argparsing import add_id
+
     add_create_flags(p)
     p.add_argument("--detach", "-d", action="store_true", help="detach from the container's process")
     p.add_argument("--keep", action="store_true",
@@ -20,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_id(p)
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def run(args: "argparse.Namespace", ctx: "Context") -> int:
     from pyrunc.paths import validate_id
     from pyrunc.runtime.container import run as run_container
 

@@ -1,18 +1,25 @@
-"""`pyrunc start <id>`: run the user process of a created container (returns once it was executed)."""
+"""`pyrunc start <id>`: run the user process of a created container (returns once it was executed).
 
-from __future__ import annotations
+On containerd's hot path: see "Import discipline" in pyrunc.cli.main (no __future__ import, quoted annotations).
+"""
 
-import argparse
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
 
-from pyrunc.cli.argparsing import add_id
-from pyrunc.cli.context import Context
+    from pyrunc.cli.context import Context
+
+# The plain command lines pyrunc.cli.main parses without argparse (see parse_plain there).
+PLAIN = {"positionals": (("container_id", None),), "required": 1}
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_arguments(p: "argparse.ArgumentParser") -> None:
+    from pyrunc.cli.argparsing import add_id
+
     add_id(p)
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def run(args: "argparse.Namespace", ctx: "Context") -> int:
     from pyrunc.paths import validate_id
     from pyrunc.runtime.container import start
 
