@@ -246,9 +246,25 @@ def _ok(inst: Any, ptr: str, errs: Errors) -> None:
 class _Compiler:
     """Turns one schema document into closures. `$ref` may point anywhere inside the same document (`#/...`)."""
 
-    def __init__(self, root: dict[str, Any]) -> None:
+    def __init__(self, root: dict[str, Any], lazy: bool = False) -> None:
         self.root = root
         self.refs: dict[str, Check] = {}
+        # Lazy: an object's member schemas are compiled when a document first has that member. A config uses a
+        # small part of the config schema (no seccomp, hooks, most resources), and compiling all of it was most
+        # of the cost of validating on every create. Eager compiling (the default) finds schema bugs at once.
+        self.lazy = lazy
+
+    def _member(self, node: Any) -> Check:
+        if not self.lazy:
+            return self.compile(node)
+        cell: list[Check] = []
+
+        def lazy(inst: Any, ptr: str, errs: Errors) -> None:
+            if not cell:
+                cell.append(self.compile(node))
+            cell[0](inst, ptr, errs)
+
+        return lazy
 
     def resolve(self, ref: str) -> Any:
         if not ref.startswith("#"):
@@ -353,7 +369,7 @@ class _Compiler:
     def _object(self, node: dict[str, Any]) -> Check | None:
         if not node.keys() & {"properties", "required", "additionalProperties", "patternProperties", "minProperties"}:
             return None
-        props = {k: self.compile(v) for k, v in node.get("properties", {}).items()}
+        props = {k: self._member(v) for k, v in node.get("properties", {}).items()}
         required = tuple(node.get("required", ()))
         patterns = [(Pattern(p), self.compile(v)) for p, v in node.get("patternProperties", {}).items()]
         addl_node = node.get("additionalProperties", True)
@@ -543,9 +559,9 @@ _cache: dict[tuple[str, str | None], Check] = {}
 _documents: dict[str, dict[str, Any]] = {}
 
 
-def compile_schema(schema: dict[str, Any], definition: str | None = None) -> Check:
-    """Compile a schema document (or its `$defs/<definition>`) into a check function."""
-    comp = _Compiler(schema)
+def compile_schema(schema: dict[str, Any], definition: str | None = None, lazy: bool = False) -> Check:
+    """Compile a schema document (or its `$defs/<definition>`) into a check function (`lazy`: see _Compiler)."""
+    comp = _Compiler(schema, lazy)
     return comp.ref(f"#/$defs/{definition}") if definition else comp.compile(schema)
 
 
@@ -557,7 +573,7 @@ def validator(name: str = "config", definition: str | None = None) -> Check:
         doc = _documents.get(name)
         if doc is None:
             doc = _documents[name] = load_schema(name)
-        check = _cache[key] = compile_schema(doc, definition)
+        check = _cache[key] = compile_schema(doc, definition, lazy=True)
     return check
 
 

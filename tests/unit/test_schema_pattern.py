@@ -60,3 +60,29 @@ def test_semver_major_agrees_with_the_semver_grammar() -> None:
     for text in texts + ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 10))) for _ in range(20000)]:
         m = SEMVER.match(text)
         assert _semver_major(text) == (m.group(1) if m else None), text
+
+
+def test_lazy_schema_compiles_eagerly_and_agrees() -> None:
+    """validator() compiles member schemas on first use; the whole schema must still compile (no bug hidden
+    until some config reaches it), and lazy and eager checks give the same verdicts."""
+    import copy
+
+    from pyrunc.spec import schema
+
+    for name in ("config", "state"):
+        schema.compile_schema(schema.load_schema(name))  # eager: raises SchemaCompileError on a schema bug
+    doc = schema.load_schema("config")
+    eager = schema.compile_schema(doc)
+    lazy = schema.compile_schema(doc, lazy=True)
+    from pyrunc.spec.default import example_spec
+
+    base = example_spec()
+    broken = copy.deepcopy(base)
+    broken["process"]["rlimits"] = [{"type": "nofile", "hard": -1, "soft": "x"}]
+    broken["linux"]["resources"] = {"devices": [{"allow": "yes"}], "memory": {"limit": "1G"}, "hugepageLimits": [{"pageSize": "2M"}]}
+    for inst in (base, broken, {}, {"ociVersion": 1}):
+        e1: list[tuple[str, str]] = []
+        e2: list[tuple[str, str]] = []
+        eager(inst, "", e1)
+        lazy(inst, "", e2)
+        assert e1 == e2
