@@ -33,6 +33,9 @@ class HybridManager(V1Manager):
     def _unique(self) -> list[tuple[str, str]]:
         return [*super()._unique(), (self.unified.dir, self.unified.mountpoint)]
 
+    def placement(self) -> tuple[list[str], str | None]:
+        return super().placement()[0], self.unified.dir
+
     def paths(self) -> dict[str, str]:
         return {**super().paths(), "": self.unified.dir}
 

@@ -37,8 +37,14 @@ class CgroupManager(Protocol):
         (runc). On failure removes what it made."""
         ...
 
-    def apply(self, pid: int) -> None:
-        """Move `pid` into the cgroup (in every hierarchy). Must happen before the container runs any code."""
+    def placement(self) -> tuple[list[str], str | None]:
+        """How a new process joins by itself, without the ~10 ms RCU grace period a write of its pid to
+        cgroup.procs costs: (v1 directories it writes "0" to `tasks` of, v2 directory it is forked into)."""
+        ...
+
+    def apply(self, pid: int, already: frozenset[str] = frozenset()) -> None:
+        """Move `pid` into the cgroup (in every hierarchy but the directories in `already`, which it joined by
+        itself). Must happen before the container runs any code."""
         ...
 
     def set(self, resources: Resources, *, device_paths: Iterable[str] = ()) -> None:

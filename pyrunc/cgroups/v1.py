@@ -333,9 +333,15 @@ class V1Manager:
             dirs.remove_dirs(created)
             raise
 
-    def apply(self, pid: int) -> None:
+    def placement(self) -> tuple[list[str], str | None]:
+        """How a new process can join by itself: (v1 directories, joined by writing "0" to their `tasks` from the
+        process, cgroup v2 directory to fork into with CLONE_INTO_CGROUP or None). See pyrunc.linux.clone."""
+        return [d for d, _ in V1Manager._unique(self)], None
+
+    def apply(self, pid: int, already: frozenset[str] = frozenset()) -> None:
         for d, _ in self._unique():
-            files.write(d, "cgroup.procs", str(pid))
+            if d not in already:  # the process joined these itself (placement)
+                files.write(d, "cgroup.procs", str(pid))
 
     # -- limits
 

@@ -315,8 +315,13 @@ class V2Manager:
             dirs.remove_dirs(created)
             raise
 
-    def apply(self, pid: int) -> None:
-        files.write(self.dir, "cgroup.procs", str(pid))
+    def placement(self) -> tuple[list[str], str | None]:
+        """See V1Manager.placement: a v2 cgroup is joined by forking into it."""
+        return [], self.dir
+
+    def apply(self, pid: int, already: frozenset[str] = frozenset()) -> None:
+        if self.dir not in already:  # not already born there (CLONE_INTO_CGROUP)
+            files.write(self.dir, "cgroup.procs", str(pid))
 
     def _write_limits(self, r: Resources) -> None:
         knobs.warn_kernel_memory(r)

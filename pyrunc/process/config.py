@@ -43,6 +43,8 @@ class ProcessConfig:
     no_new_keyring: bool = False
     seccomp: Any = None                   # pyrunc.security.seccomp.SeccompFilter, compiled by the parent
     cgroup_paths: Any = None              # handed to prepare_rootfs for `cgroup` mounts
+    cgroup_join: list[str] = field(default_factory=list)  # v1 cgroup dirs the intermediate joins itself
+    cgroup_clone_dir: str | None = None   # cgroup v2 dir the intermediate is forked into (pyrunc.linux.clone)
     parent_pid: int = 0
 
     def keep_fds(self, sock: socket.socket) -> set[int]:

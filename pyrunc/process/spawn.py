@@ -28,7 +28,7 @@ from pyrunc.process.sync import Msg
 class ParentSide(Protocol):
     """What the runtime does at each point of the handshake. Any exception aborts the container."""
 
-    def on_intermediate(self, pid: int) -> None: ...     # cgroup apply + set, before the child may go on
+    def on_intermediate(self, pid: int, placed: frozenset[str]) -> None: ...  # cgroup apply + set, before GO
     def on_map_request(self, pid: int) -> None: ...      # write uid_map/gid_map of a new user namespace
     def on_init_pid(self, pid: int) -> None: ...         # save the pid (so `delete --force` finds it)
     def on_hooks(self, pid: int) -> dict[str, Any]: ...  # prestart + createRuntime; returns the hook state
@@ -91,7 +91,20 @@ def spawn(cfg: ProcessConfig | ExecConfig, parent: ParentSide,
     cfg.parent_pid = os.getpid()
     for f in (sys.stdout, sys.stderr):
         f.flush()
-    inter = os.fork()
+    join_dirs: list[str] = getattr(cfg, "cgroup_join", [])
+    clone_dir: str | None = getattr(cfg, "cgroup_clone_dir", None)
+    placed: set[str] = set()
+    inter = -1
+    if clone_dir is not None:
+        from pyrunc.linux import clone
+
+        try:  # born in the cgroup v2 directory: no cgroup.procs write (see pyrunc.linux.clone)
+            inter = clone.fork_into_cgroup(clone_dir)
+            placed.add(clone_dir)
+        except OSError:
+            inter = -1  # ENOSYS, EPERM, ...: fork, and on_intermediate writes cgroup.procs
+    if inter < 0:
+        inter = os.fork()
     if inter == 0:  # pragma: no cover - child
         try:
             psock.close()
@@ -105,7 +118,16 @@ def spawn(cfg: ProcessConfig | ExecConfig, parent: ParentSide,
     inter_alive = True
     got_run = False
     try:
-        parent.on_intermediate(inter)
+        if join_dirs:
+            # The intermediate joins the v1 hierarchies itself; it reports which (a failure is not fatal there:
+            # on_intermediate then writes our pid for it to cgroup.procs, with that write's error handling).
+            kind, fields, _fd = sync.recv(psock)
+            if kind is Msg.ERROR:
+                raise sync.init_error(fields)
+            if kind is not Msg.JOINED:
+                raise InitError("sync", f"unexpected message {kind.value}, expected JOINED")
+            placed.update(d for d in fields.get("dirs", ()) if d in join_dirs)
+        parent.on_intermediate(inter, frozenset(placed))
         sync.send(psock, Msg.GO)
         while True:
             try:

@@ -6,8 +6,9 @@ drops it when it exits, so from then on an EOF at the parent means the init clos
 
     parent (host)                                 intermediate (stage 1)          init (stage 2, pid 1)
     -------------                                 ----------------------          ---------------------
-    cgroup create, fork ───────────────────────▶  pdeathsig, non-dumpable
-    cgroup apply(intermediate), set ── GO ──────▶ (all later children are in the cgroup)
+    cgroup create, fork (into the v2 cgroup) ──▶  pdeathsig, non-dumpable
+                                     ◀─ JOINED ── write "0" to the v1 cgroups' `tasks`
+    cgroup apply(rest), set ───────── GO ───────▶ (all later children are in the cgroup)
                                                   unshare(CLONE_NEWUSER)
     write setgroups/uid_map/gid_map ◀─ MAP_REQUEST
                                      ── MAP_DONE ▶ setresuid(0); setns(paths); unshare(rest);
@@ -45,6 +46,7 @@ MAX_MSG = 64 * 1024
 
 
 class Msg(enum.Enum):
+    JOINED = "JOINED"
     GO = "GO"
     MAP_REQUEST = "MAP_REQUEST"
     MAP_DONE = "MAP_DONE"

@@ -165,11 +165,12 @@ class _Parent:
         self.spec = spec
         self.cg = cg
 
-    def on_intermediate(self, pid: int) -> None:
+    def on_intermediate(self, pid: int, placed: frozenset[str]) -> None:
         from pyrunc.spec.model import Resources
 
-        # Before the intermediate may fork: the init and everything it starts are born in the cgroup.
-        self.cg.apply(pid)
+        # Before the intermediate may fork: the init and everything it starts are born in the cgroup. It joined
+        # the `placed` directories itself (cgroup placement, see pyrunc.process.spawn).
+        self.cg.apply(pid, placed)
         self.cg.set(self.spec.linux.resources or Resources(),
                     device_paths=tuple(d.path for d in self.spec.linux.devices))
 
@@ -286,6 +287,7 @@ def create_container(root: str, cid: str, opts: CreateOptions) -> Created:
             extra_fds=extra, console=console, no_pivot=opts.no_pivot, no_new_keyring=opts.no_new_keyring,
             seccomp=seccomp_filter,
         )
+        cfg.cgroup_join, cfg.cgroup_clone_dir = cg.placement()
         from pyrunc.process.spawn import spawn
 
         pid = spawn(cfg, _Parent(root, st, spec, cg))

@@ -304,7 +304,7 @@ class _ExecParent:
         self.master = -1
         self.relay: Relay | None = None
 
-    def on_intermediate(self, pid: int) -> None:
+    def on_intermediate(self, pid: int, placed: frozenset[str]) -> None:
         # Before the intermediate may fork: the process is born in the container's cgroup.
         if self.targets is None:
             return

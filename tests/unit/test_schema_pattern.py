@@ -79,7 +79,8 @@ def test_lazy_schema_compiles_eagerly_and_agrees() -> None:
     base = example_spec()
     broken = copy.deepcopy(base)
     broken["process"]["rlimits"] = [{"type": "nofile", "hard": -1, "soft": "x"}]
-    broken["linux"]["resources"] = {"devices": [{"allow": "yes"}], "memory": {"limit": "1G"}, "hugepageLimits": [{"pageSize": "2M"}]}
+    broken["linux"]["resources"] = {"devices": [{"allow": "yes"}], "memory": {"limit": "1G"},
+                                     "hugepageLimits": [{"pageSize": "2M"}]}
     for inst in (base, broken, {}, {"ociVersion": 1}):
         e1: list[tuple[str, str]] = []
         e2: list[tuple[str, str]] = []
