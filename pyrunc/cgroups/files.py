@@ -32,6 +32,23 @@ def write(dir: str, name: str, value: str, *, spec_path: str | None = None) -> N
         raise CgroupError(msg, path=path, value=value, spec_path=spec_path, err=e.errno) from None
 
 
+def join_tasks(dirs: list[str]) -> list[str]:
+    """Move the calling thread into each v1 cgroup directory by writing "0" to its `tasks`; the directories
+    joined (a refused one is left out: the caller's parent then writes our pid to cgroup.procs its usual way).
+
+    Why not cgroup.procs: that write takes the kernel's global threadgroup lock for writing, which waits for an
+    RCU grace period (~10 ms); a thread moving itself skips that lock. Callers are single-threaded processes
+    (the intermediates), so the thread is the whole process."""
+    joined = []
+    for d in dirs:
+        try:
+            write(d, "tasks", "0")
+            joined.append(d)
+        except CgroupError:
+            pass
+    return joined
+
+
 def read(dir: str, name: str) -> str:
     path = os.path.join(dir, name)
     try:

@@ -67,6 +67,8 @@ class ExecConfig:
     no_new_keyring: bool = False          # the container was created with --no-new-keyring
     seccomp: Any = None                   # the container's compiled `linux.seccomp` filter
     personality: Personality | None = None  # the container's `linux.personality`
+    cgroup_join: list[str] = field(default_factory=list)  # v1 cgroup dirs the intermediate joins itself
+    cgroup_clone_dir: str | None = None   # cgroup v2 dir the intermediate is forked into (pyrunc.linux.clone)
     parent_pid: int = 0
 
     def keep_fds(self, sock: socket.socket) -> set[int]:

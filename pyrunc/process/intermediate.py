@@ -56,22 +56,12 @@ def _stage(cfg: ProcessConfig, sock: socket.socket) -> None:
     # Hold only what the container may receive (stdio, preserved fds) and our own channels.
     proc.close_fds_except(cfg.keep_fds(sock))
     if cfg.cgroup_join:
-        # Join the v1 cgroups by writing "0" (this thread) to `tasks`: unlike the parent writing our pid to
-        # cgroup.procs, the kernel then skips the global threadgroup lock and its RCU grace period (~10 ms per
-        # create). We are single-threaded, so the thread is the whole process. Whatever fails here the parent
-        # retries its usual way.
+        # Join the v1 cgroups ourselves, without the ~10 ms the parent's cgroup.procs write costs (see
+        # pyrunc.cgroups.files.join_tasks); whatever is refused, the parent writes its usual way.
         _set_step("join cgroups")
         from pyrunc.cgroups import files
-        from pyrunc.errors import PyruncError
 
-        joined = []
-        for d in cfg.cgroup_join:
-            try:
-                files.write(d, "tasks", "0")
-                joined.append(d)
-            except PyruncError:
-                pass
-        sync.send(sock, Msg.JOINED, dirs=joined)
+        sync.send(sock, Msg.JOINED, dirs=files.join_tasks(cfg.cgroup_join))
     affinity = cfg.spec.process.exec_cpu_affinity if cfg.spec.process else None
     if affinity is not None and affinity.initial:
         # runtime-spec: "initial" is the affinity of the runtime's process before it joins the container's

@@ -242,6 +242,18 @@ def cgroup_targets(cg_paths: dict[str, str], sub: dict[str, str]) -> list[str]:
     return targets
 
 
+def _v2_target(cg_paths: dict[str, str], targets: list[str]) -> str | None:
+    """The target in the cgroup2 hierarchy (controller key "" in `paths()`), forked into with CLONE_INTO_CGROUP;
+    the others are v1 directories the intermediate joins through `tasks`."""
+    unified = cg_paths.get("")
+    if unified is None:
+        return None
+    for t in targets:
+        if t == unified or t.startswith(unified + "/"):
+            return t
+    return None
+
+
 # --------------------------------------------------------------------------------------------- namespaces
 
 
@@ -311,7 +323,8 @@ class _ExecParent:
         from pyrunc.cgroups import files
 
         for d in self.targets:
-            files.write(d, "cgroup.procs", str(pid))
+            if d not in placed:  # the intermediate joined these itself (see pyrunc.process.spawn)
+                files.write(d, "cgroup.procs", str(pid))
 
     def on_map_request(self, pid: int) -> None:
         raise ContainerError("exec: unexpected user namespace mapping request")
@@ -414,10 +427,13 @@ def _exec(root: str, cid: str, opts: ExecOptions) -> int:
     process = build_process(spec, opts)
     _check_terminal(process, opts)
     targets = None
+    v2_target = None
     if st.cgroup:
         from pyrunc.cgroups import manager_from_state
 
-        targets = cgroup_targets(manager_from_state(st.cgroup).paths(), parse_sub_cgroups(opts.cgroups))
+        cg_paths = manager_from_state(st.cgroup).paths()
+        targets = cgroup_targets(cg_paths, parse_sub_cgroups(opts.cgroups))
+        v2_target = _v2_target(cg_paths, targets)
     elif opts.cgroups:
         raise UsageError("invalid --cgroup argument: the container has no cgroup")
     seccomp_filter = None
@@ -441,6 +457,9 @@ def _exec(root: str, cid: str, opts: ExecOptions) -> int:
         cfg = ExecConfig(cid=cid, process=process, env=list(process.env), join=join, extra_fds=opts.preserve_fds,
                          console=console, no_new_keyring=bool(st.extra.get("no_new_keyring")),
                          seccomp=seccomp_filter, personality=spec.linux.personality)
+        if targets:
+            cfg.cgroup_join = [d for d in targets if d != v2_target]
+            cfg.cgroup_clone_dir = v2_target
         parent = _ExecParent(st, spec, process, opts, targets, tty_sock)
         tty_sock = None  # the parent side owns it now
         from pyrunc.process.execproc import intermediate_main

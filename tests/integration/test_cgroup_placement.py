@@ -71,3 +71,24 @@ def test_init_is_in_the_cgroup_in_every_hierarchy(variant: str, make_bundle, tmp
     finally:
         subprocess.run([sys.executable, "-m", "pyrunc", "--root", str(root), "delete", "--force", cid],
                        capture_output=True, cwd=REPO, timeout=60)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_exec_process_is_in_the_cgroup(variant: str, make_bundle, runtime, tmp_path: Path, cid: str) -> None:  # type: ignore[no-untyped-def]
+    """`exec` joins the container's cgroup the same way (and with the same fallbacks)."""
+    cgpath = f"/{uniq('placement-exec')}-{variant}"
+
+    def edit(c: dict) -> None:  # type: ignore[type-arg]
+        c["linux"]["cgroupsPath"] = cgpath
+        c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "pid"]
+        c["process"]["args"] = ["sleep", "60"]
+
+    runtime.create(make_bundle(edit), cid)
+    code = (f"import sys\nsys.path.insert(0, {str(REPO)!r})\n{VARIANTS[variant]}"
+            "from pyrunc.cli.main import main\n"
+            f"sys.exit(main(['--root', {str(runtime.root)!r}, 'exec', {cid!r}, 'cat', '/proc/self/cgroup']))\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    got = {line.split(":", 2)[1]: line.split(":", 2)[2] for line in p.stdout.splitlines()}
+    assert set(got) == set(_memberships(os.getpid()))
+    assert all(path == cgpath for path in got.values()), got
