@@ -265,6 +265,8 @@ def main(argv: list[str] | None = None, *, quick_exit: bool = False) -> int:
 # finalization (tearing down every module) costs ~20% of an interpreter start. A command belongs here only when
 # nothing it runs relies on finalization: no unclosed buffered file, no __del__ or weakref.finalize clean-up.
 QUICK_EXIT = frozenset({"state", "kill", "list", "delete", "features"})
+# Commands that build a container process (see _main: no garbage collection while they do).
+SETUP = frozenset({"create", "run", "exec"})
 _command = ""  # the command main() ran
 
 
@@ -317,6 +319,14 @@ def _main(argv: list[str]) -> int:
         if cmd not in COMMANDS:
             raise _error(f"No help topic for '{rest[0]}'")
         _command = cmd
+        if cmd in SETUP:
+            import gc
+
+            # No cyclic garbage collection while setting up a container: a collection walks every object (the
+            # imports alone trigger dozens), and in the forked children it would write to every object's header,
+            # copying the whole inherited heap. A foreground `run`/`exec` turns it back on to wait
+            # (pyrunc.runtime.container.collect_again).
+            gc.disable()
         # __import__ with a fromlist returns the submodule itself (importlib is a 1 ms import).
         module = __import__(f"pyrunc.cli.commands.{COMMANDS[cmd][0]}", fromlist=["run"])
         if cmd not in HOT:

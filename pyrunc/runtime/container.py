@@ -25,6 +25,15 @@ if TYPE_CHECKING:
 # the top; `create`/`run` import what they need inside.
 
 
+def collect_again() -> None:
+    """Before a long foreground wait (`run`, `exec`): turn garbage collection back on (pyrunc.cli.main turned it
+    off for the set-up), with what exists now frozen out of every future collection."""
+    import gc
+
+    gc.freeze()
+    gc.enable()
+
+
 def _log() -> Any:
     import logging
 
@@ -465,6 +474,7 @@ def run(root: str, cid: str, opts: CreateOptions) -> int:
         return 0
     assert relay is not None
     try:
+        collect_again()
         status = relay.wait()
     finally:
         relay.close()

@@ -472,6 +472,9 @@ def _exec(root: str, cid: str, opts: ExecOptions) -> int:
         if opts.detach:
             return 0
         assert parent.relay is not None
+        from pyrunc.runtime.container import collect_again
+
+        collect_again()
         return parent.relay.wait()
     except BaseException:
         if pid and (parent is None or parent.relay is None or parent.relay.status is None):
