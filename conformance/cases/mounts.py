@@ -199,3 +199,24 @@ def symlink_destination_in_rootfs(t: Ctx) -> None:
         if os.path.ismount(host_target):
             subprocess.run(["umount", "-l", str(host_target)], capture_output=True)
         shutil.rmtree(host_target, ignore_errors=True)
+
+
+@case("mounts.dangling_symlink_destination", RUNC, "runc: mount destinations follow symlinks inside the rootfs")
+def dangling_symlink_destination(t: Ctx) -> None:
+    """A bind destination that is a dangling symlink (/etc/hosts -> ../run/cf/hosts, as in images Docker binds
+    /etc/hosts onto) gets its target created inside the rootfs and mounted on; the image's symlink stays."""
+    src = t.host_dir("src") / "hosts"
+    src.write_text("10.9.8.7 conformance\n")
+    b = t.bundle(f"cat /etc/hosts; {MOUNTINFO}")
+    hosts = b.rootfs / "etc/hosts"
+    if hosts.exists() or hosts.is_symlink():
+        hosts.unlink()
+    os.symlink("../run/cf/hosts", hosts)
+    b.add_mount("/etc/hosts", "bind", str(src), ["bind", "ro"])
+    proc = t.run(b, ok=None)
+    t.expect_eq(proc.rc, 0, "container exit status")
+    t.expect_in("10.9.8.7 conformance", proc.out, "the bound file through the symlink")
+    t.expect(hostinfo.top_mount(_mounts(proc.out), "/run/cf/hosts") is not None, "no mount at /run/cf/hosts",
+             proc.out)
+    t.expect(os.path.islink(hosts) and (b.rootfs / "run/cf/hosts").is_file(),
+             "the target was not created in the rootfs (or the symlink was replaced)")

@@ -163,3 +163,21 @@ def time_offsets(t: Ctx) -> None:
         host_up = float(f.read().split()[0])
     inside = int(out.split()[-1])
     t.expect(inside >= host_up + offset - 60, f"uptime inside {inside} does not include the offset (host {host_up})")
+
+
+@case("ns.inherit_mount", MUST, "config-linux.md#namespaces (mount not listed)")
+def inherit_mount(t: Ctx) -> None:
+    """Without a mount entry the container lives in the runtime's mount namespace, in its own rootfs, with its
+    mounts (runtime-tools linux_ns_itype)."""
+    b = t.bundle("cat /proc/self/mountinfo; echo; test -f /bin/busybox && echo has-rootfs")
+    b.set_namespaces(["pid", "ipc", "uts", "network"])
+    b.linux.pop("maskedPaths", None)
+    b.linux.pop("readonlyPaths", None)
+    b.write()
+    t.create(b)
+    pid = t.pid_from_file(b.cid)
+    t.expect_eq(hostinfo.ns_inode(pid, "mnt"), hostinfo.ns_inode("self", "mnt"), "mnt namespace inode")
+    t.start(b.cid)
+    out = t.wait_output(b.cid, "has-rootfs")
+    t.expect(any(m.mountpoint == "/proc" and m.fstype == "proc" for m in hostinfo.parse_mountinfo(out)),
+             "no procfs at /proc in the container", out)

@@ -35,6 +35,7 @@ from typing import NoReturn
 
 from pyrunc.errors import SyscallError
 from pyrunc.linux import keyring, ns, prctl, proc, pty
+from pyrunc.linux import mount as lm
 from pyrunc.process import cwd as cwd_step
 from pyrunc.process import program, sync
 from pyrunc.process.config import ExecConfig
@@ -170,6 +171,13 @@ def _join_namespaces(join: list[tuple[str, int]]) -> None:
             continue
         _set_step(f"join {kind} namespace")
         ns.setns(fds[kind], ns.NAMESPACES[kind][0])
+    if "root" in fds:
+        # A container without a mount namespace of its own is a chroot in ours: enter the init's root (opened by
+        # the parent as /proc/<init>/root), else the process would see the host's "/". cwd is set later, checked.
+        _set_step("chroot into the container's root")
+        os.fchdir(fds["root"])
+        lm.chroot(".")
+        os.chdir("/")
     for _kind, fd in join:
         os.close(fd)
 

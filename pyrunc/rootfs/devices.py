@@ -64,9 +64,12 @@ DEV_SYMLINKS = (
 
 
 def needs_setup_dev(spec: Spec) -> bool:
-    """/dev is populated unless the config bind-mounts something on /dev (runc's needsSetupDev)."""
+    """/dev is populated unless the config bind-mounts something on /dev (runc's needsSetupDev). A destination
+    spelt as the host path <rootfs>/dev is /dev too (prepare.in_rootfs)."""
+    root_dev = securejoin.clean(spec.root.path).rstrip("/") + "/dev"
     for mnt in spec.mounts:
-        if securejoin.clean(mnt.destination) == "/dev" and (mnt.type == "bind" or parse(mnt.options).bind):
+        if (securejoin.clean(mnt.destination) in ("/dev", root_dev)
+                and (mnt.type == "bind" or parse(mnt.options).bind)):
             return False
     return True
 

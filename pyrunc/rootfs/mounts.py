@@ -70,9 +70,10 @@ def close(fd: int | None) -> None:
 def open_mountpoint(ctx: RootContext, dest: str, *, directory: bool = True) -> tuple[int, bool, str]:
     """(O_PATH fd of the mountpoint, whether it existed, its real container path).
 
-    Symlinks in `dest` are followed only inside the rootfs (CVE-2021-30465, CVE-2025-52881); a missing
-    mountpoint is created with mkdirat / openat(O_CREAT|O_EXCL|O_NOFOLLOW) on verified parent fds
-    (CVE-2024-45310). The real path is then read back from the fd and checked.
+    Symlinks in `dest` are followed only inside the rootfs (CVE-2021-30465, CVE-2025-52881). A missing
+    mountpoint is made where `dest` leads inside the rootfs, through dangling symlinks too (`/etc/hosts ->
+    /run/hosts` makes /run/hosts, as runc does), with mkdirat / openat(O_CREAT|O_EXCL|O_NOFOLLOW) on verified
+    parent fds (CVE-2024-45310). The real path is then read back from the fd and checked.
     """
     existed = True
     try:
@@ -81,7 +82,8 @@ def open_mountpoint(ctx: RootContext, dest: str, *, directory: bool = True) -> t
         if e.errno != errno.ENOENT:
             raise
         existed = False
-        fd = securejoin.mkdir_all(ctx.fd, dest) if directory else securejoin.create_file(ctx.fd, dest, 0o644)
+        where = securejoin.resolve_missing(ctx.fd, dest)
+        fd = securejoin.mkdir_all(ctx.fd, where) if directory else securejoin.create_file(ctx.fd, where, 0o644)
     try:
         rel = check_in_root(ctx, fd, dest)
     except BaseException:
@@ -90,7 +92,7 @@ def open_mountpoint(ctx: RootContext, dest: str, *, directory: bool = True) -> t
     return fd, existed, rel
 
 
-def open_mountpoint_strict(ctx: RootContext, dest: str) -> tuple[int, str]:
+def open_mountpoint_strict(ctx: RootContext, dest: str, kind: str = "proc") -> tuple[int, str]:
     """Mountpoint for procfs and sysfs: no component of `dest` may be a symlink, even one inside the rootfs.
 
     CVE-2019-19921 / CVE-2023-27561 / CVE-2023-28642 (and youki's CVE-2025-54867): with /proc replaced by a
@@ -121,8 +123,10 @@ def open_mountpoint_strict(ctx: RootContext, dest: str) -> tuple[int, str]:
             if not stat.S_ISDIR(mode):
                 os.close(nfd)
                 what = "a symlink" if stat.S_ISLNK(mode) else "not a directory"
+                # runc's wording ("filesystem "proc" must be mounted on ordinary directory"), which its tests
+                # and users match on.
                 raise refuse(shown, errno.ELOOP if stat.S_ISLNK(mode) else errno.ENOTDIR,
-                             f"{what}: procfs/sysfs must be mounted on an ordinary directory "
+                             f'{what}: filesystem "{kind}" must be mounted on ordinary directory '
                              "(CVE-2019-19921, CVE-2023-27561)")
             os.close(fd)
             fd = nfd
@@ -308,7 +312,7 @@ def mount_tmpfs(ctx: RootContext, mnt: Mount, opts: MountOptions) -> None:
 
 def mount_proc_or_sysfs(ctx: RootContext, mnt: Mount, opts: MountOptions, kind: str) -> None:
     """`proc` / `sysfs`: only on a real directory reached without any symlink (see open_mountpoint_strict)."""
-    dst_fd, rel = open_mountpoint_strict(ctx, mnt.destination)
+    dst_fd, rel = open_mountpoint_strict(ctx, mnt.destination, kind)
     new = None
     try:
         check_proc_sys(mnt.destination, rel, kind, None)

@@ -6,10 +6,12 @@ The init (inside its new mount namespace, as root) calls, in this order:
         1. "/" becomes rslave (or `linux.rootfsPropagation`), so no mount made here reaches the host;
            the rootfs's parent mount is made private/slave (pivot_root refuses a shared parent);
            the rootfs is bind-mounted onto itself (pivot_root needs a mount point).
+           Without a mount namespace: only a private clone of the rootfs onto itself (hostroot.py).
         2. every `mounts[]` entry, in order (mounts.py / cgroupfs.py), resolved inside the rootfs by fd;
         3. /dev: default devices, `linux.devices`, /dev/ptmx, /dev symlinks (devices.py), unless /dev is a bind.
     [createContainer hooks run here, before the switch, as in runc]
-    pivot_rootfs(rootfs, no_pivot=...)                      # pivot_root(".", ".") or MS_MOVE + chroot
+    pivot_rootfs(rootfs, no_pivot=...)                      # pivot_root(".", "."), MS_MOVE + chroot, or
+                                                            # chroot without a mount namespace
     mount_console(slave_fd)                                 # if process.terminal; /dev must still be writable
     apply_sysctl(spec)                                      # before readonlyPaths makes /proc/sys read-only
     finalize_rootfs(spec)                                   # propagation of "/", readonlyPaths, maskedPaths,
@@ -26,7 +28,7 @@ import os
 from pyrunc.errors import SyscallError
 from pyrunc.linux import fs as linuxfs
 from pyrunc.linux import mount as lm
-from pyrunc.rootfs import cgroupfs, devices, mounts, paths, pivot, securejoin, sysctl
+from pyrunc.rootfs import cgroupfs, devices, hostroot, mounts, paths, pivot, securejoin, sysctl
 from pyrunc.rootfs.context import RootContext
 from pyrunc.rootfs.failure import step_error
 from pyrunc.rootfs.options import PROPAGATION, parse
@@ -35,6 +37,10 @@ from pyrunc.spec.model import Mount, Spec
 PTY_SLAVE_MAJORS = range(136, 144)  # UNIX98_PTY_SLAVE_MAJOR .. + UNIX98_PTY_MAJOR_COUNT
 
 apply_sysctl = sysctl.apply_sysctl  # implements `linux.sysctl` (after pivot_root, before finalize_rootfs)
+
+# How pivot_rootfs enters the rootfs, decided by prepare_rootfs (the init calls both): "pivot" (pivot_root, or
+# MS_MOVE with --no-pivot) in the container's own mount namespace, "chroot" in the host's.
+_switch = "pivot"
 
 
 # --------------------------------------------------------------------------------------------- before pivot_root
@@ -47,12 +53,25 @@ def prepare_rootfs(spec: Spec, *, cgroup_paths: dict[str, str] | None = None,
     `mount_fds`: mount index -> a detached mount tree made by the runtime on the host side (id-mapped binds
     of a user-namespaced container); it is attached instead of cloning the source.
     """
-    if spec.linux.namespace("mount") is None:
-        raise SyscallError("prepare rootfs", errno.EINVAL, detail="the container has no mount namespace",
-                           spec_path="/linux/namespaces")
+    global _switch
     rootfs = spec.root.path
     check_host_proc()
-    prepare_root(rootfs, spec.linux.rootfs_propagation)
+    if spec.linux.namespace("mount") is None:
+        # No mount namespace of its own: everything is mounted in the host's, on a private clone of the rootfs
+        # that `delete` detaches (hostroot.py); the host's "/" keeps its propagation. Then chroot, as runc.
+        _switch = "chroot"
+        try:
+            hostroot.attach_private_root(rootfs)
+        except SyscallError as e:
+            if e.errno == errno.EPERM and spec.linux.namespace("user") is not None:
+                # The host's mount namespace belongs to the host's user namespace: root in ours may not mount there.
+                raise step_error("bind-mount the rootfs onto itself (private)", e, "/linux/namespaces",
+                                 'a user namespace cannot mount in the host\'s mount namespace: add a "mount" '
+                                 "namespace") from None
+            raise step_error("bind-mount the rootfs onto itself (private)", e, "/root/path") from None
+    else:
+        _switch = "pivot"
+        prepare_root(rootfs, spec.linux.rootfs_propagation)
     # Opened after the self-bind, so that the fd is on the new mount, which pivot_root will move.
     try:
         root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -64,7 +83,7 @@ def prepare_rootfs(spec: Spec, *, cgroup_paths: dict[str, str] | None = None,
             cgroupns=spec.linux.namespace("cgroup") is not None, cgroup_paths=cgroup_paths,
             uid_mappings=spec.linux.uid_mappings, gid_mappings=spec.linux.gid_mappings,
             mount_fds=dict(mount_fds or {}))
-        for mnt in spec.mounts:
+        for mnt in in_rootfs(spec):
             mount_one(ctx, mnt)
         if devices.needs_setup_dev(spec):
             devices.setup_dev(ctx, spec)
@@ -129,6 +148,22 @@ def make_parent_unshared(path: str, flag: int) -> None:
         path = os.path.dirname(path)
 
 
+def in_rootfs(spec: Spec) -> tuple[Mount, ...]:
+    """`mounts` with each destination that names a path inside the rootfs *on the host* (`<rootfs>/data`) taken
+    as the container path it is (`/data`), as runc does (LexicallyStripRoot); purely lexical, resolution inside
+    the rootfs comes later. Any other destination is a container path already."""
+    root = securejoin.clean(spec.root.path)
+    if root == "/":
+        return spec.mounts
+    out = []
+    for mnt in spec.mounts:
+        dest = securejoin.clean(mnt.destination)
+        if dest == root or dest.startswith(root + "/"):
+            mnt = mnt.replace(destination=dest[len(root):] or "/")
+        out.append(mnt)
+    return tuple(out)
+
+
 def mount_one(ctx: RootContext, mnt: Mount) -> None:
     """One `mounts[]` entry, by kind; errors name the mount and its index."""
     opts = parse(mnt.options)
@@ -150,9 +185,15 @@ def mount_one(ctx: RootContext, mnt: Mount) -> None:
 
 # --------------------------------------------------------------------------------------------- the switch
 def pivot_rootfs(rootfs: str, *, no_pivot: bool) -> None:
-    """Make the rootfs "/": pivot_root(".", "."), or with --no-pivot MS_MOVE onto "/" and chroot. cwd is "/"."""
+    """Make the rootfs "/": pivot_root(".", "."), or with --no-pivot MS_MOVE onto "/" and chroot. cwd is "/".
+
+    Without a mount namespace of its own (see prepare_rootfs) a plain chroot, --no-pivot or not: pivot_root and
+    MS_MOVE would act on the host's root.
+    """
     try:
-        if no_pivot:
+        if _switch == "chroot":
+            hostroot.chroot_into(rootfs)
+        elif no_pivot:
             pivot.move_root(rootfs)
         else:
             pivot.pivot_root(rootfs)
@@ -227,7 +268,7 @@ def remount_delayed_readonly(spec: Spec) -> None:
     made in them; now make those whose options say ro (or rro) read-only."""
     root = os.open("/", linuxfs.O_PATH_DIR)
     try:
-        for mnt in spec.mounts:
+        for mnt in in_rootfs(spec):
             opts = parse(mnt.options)
             kind = mounts.kind_of(mnt, opts)
             rro = bool(opts.rec_set & lm.MOUNT_ATTR_RDONLY)

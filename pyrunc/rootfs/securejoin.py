@@ -136,6 +136,79 @@ def _reopen(stack: list[int], names: list[str], flags: int, shown: str) -> int:
         raise SyscallError("openat", e.errno or errno.EIO, path=shown) from None
 
 
+def resolve_missing(root_fd: int, path: str) -> str:
+    """The clean container path that `path` names once every symlink in it is followed inside the root, dangling
+    ones included, with each missing component taken to be a directory still to be made.
+
+    `/etc/hosts -> /run/hosts` (or `-> ../run/hosts`) with no /run/hosts yet gives "/run/hosts": the mountpoint is
+    then created there, inside the root, as runc does for the /etc/hosts, /etc/resolv.conf and /etc/hostname
+    symlinks of images that Docker binds files onto. An absolute target restarts at the root and `..` never climbs
+    above it, so a link to the host's /etc or to ../../../etc stays in the rootfs.
+
+    The answer is a *name*: the caller creates it with mkdir_all/create_file, which resolve it again in the root
+    and make missing components with mkdirat/O_NOFOLLOW on directory fds, and then checks the real path of the fd
+    it got (CVE-2021-30465, CVE-2024-45310). A link swapped in meanwhile can only move the mountpoint inside the
+    root, where that check sees it.
+    """
+    comps = components(path)
+    shown = "/" + "/".join(comps)
+    stack = [os.open(".", linuxfs.O_PATH_DIR, dir_fd=root_fd)]  # -1: a directory that does not exist yet
+    names = [""]
+    todo = deque(comps)
+    links = 0
+    try:
+        while todo:
+            comp = todo.popleft()
+            if comp in ("", "."):
+                continue
+            if comp == "..":
+                if len(stack) > 1:
+                    fd = stack.pop()
+                    names.pop()
+                    if fd >= 0:
+                        os.close(fd)
+                continue
+            if stack[-1] < 0:
+                stack.append(-1)  # nothing exists below a missing directory
+                names.append(comp)
+                continue
+            try:
+                fd = os.open(comp, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=stack[-1])
+            except FileNotFoundError:
+                stack.append(-1)
+                names.append(comp)
+                continue
+            except OSError as e:
+                raise SyscallError("openat", e.errno or errno.EIO, path=shown) from None
+            st = os.fstat(fd)
+            if stat.S_ISLNK(st.st_mode):
+                try:
+                    target = os.readlink("", dir_fd=fd)
+                finally:
+                    os.close(fd)
+                links += 1
+                if links > MAXSYMLINKS:
+                    raise SyscallError("openat", errno.ELOOP, path=shown)
+                if target.startswith("/"):
+                    while len(stack) > 1:
+                        old = stack.pop()
+                        names.pop()
+                        if old >= 0:
+                            os.close(old)
+                todo.extendleft(reversed([c for c in target.split("/") if c]))
+                continue
+            if todo and not stat.S_ISDIR(st.st_mode):
+                os.close(fd)
+                raise SyscallError("openat", errno.ENOTDIR, path=shown)
+            stack.append(fd)
+            names.append(comp)
+        return "/" + "/".join(names[1:])
+    finally:
+        for fd in stack:
+            if fd >= 0:
+                os.close(fd)
+
+
 def mkdir_all(root_fd: int, path: str, mode: int = 0o755) -> int:
     """Create `path` and missing parents inside the root; returns an O_PATH fd of the directory.
 

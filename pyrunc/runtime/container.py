@@ -284,6 +284,12 @@ def create_container(root: str, cid: str, opts: CreateOptions) -> Created:
         oci_version=spec.oci_version, cgroup=cg.to_state(), config=raw, status_hint=CREATING,
         extra={"no_pivot": opts.no_pivot, "no_new_keyring": opts.no_new_keyring},
     )
+    if spec.linux.namespace("mount") is None:
+        # No mount namespace: the init mounts in the host's, on a clone of the rootfs stacked on the mount the
+        # rootfs path is on now; delete (or _abort) detaches everything above that one (pyrunc.rootfs.hostroot).
+        from pyrunc.rootfs import hostroot
+
+        st.extra[hostroot.STATE_KEY] = hostroot.mount_id_of(spec.root.path)
     cg_created = False
     fifo_fd = -1
     try:
@@ -334,6 +340,13 @@ def _abort(root: str, st: State, spec: Any, cg: Any) -> None:
             cg.destroy()
         except Exception as e:  # report the original error, not the clean-up's
             _log().warning("cleanup: cgroup: %s", e)
+    if "host_rootfs_mount" in st.extra:
+        from pyrunc.rootfs import hostroot
+
+        try:
+            hostroot.release(st.rootfs, st.extra[hostroot.STATE_KEY])
+        except Exception as e:
+            _log().warning("cleanup: rootfs mounts: %s", e)
     if spec is not None and spec.hooks.poststop:
         from pyrunc.runtime.hooks import run_hooks
 

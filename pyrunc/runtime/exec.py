@@ -288,6 +288,13 @@ def open_namespaces(st: State, spec: Spec) -> list[tuple[str, int]]:
                 os.close(fd)
                 continue
             fds.append((n.type, fd))
+        if spec.linux.namespace("mount") is None:
+            # No mount namespace of its own: the container is chrooted in ours, and the exec'd process must be
+            # too, or it would run in the host's "/". ("root", fd of /proc/<init>/root): execproc chroots there.
+            try:
+                fds.append(("root", os.open(f"/proc/{st.pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)))
+            except OSError:
+                raise stopped from None
         if select.select([pidfd], [], [], 0)[0]:  # the init exited meanwhile: the files may be someone else's
             raise stopped
     except BaseException:

@@ -133,6 +133,11 @@ def destroy(root: str, st: State) -> None:
     cg = _cgroup(st)
     if cg is not None:
         cg.destroy()
+    if "host_rootfs_mount" in st.extra:
+        # No mount namespace: the container's mounts live in ours, on a clone of the rootfs; they go with it.
+        from pyrunc.rootfs import hostroot
+
+        hostroot.release(st.rootfs, st.extra[hostroot.STATE_KEY])
     hooks = (st.config.get("hooks") or {}).get("poststop")
     if hooks:
         from pyrunc.runtime.hooks import run_hooks

@@ -407,6 +407,12 @@ def check_namespaces(raw: dict[str, Any], ctx: Context) -> Iterator[Problem]:
             yield Problem(f"/linux/namespaces/{i}/path", "must be an absolute path")
         elif ctx.host:
             yield from _ns_path_problems(path, t, f"/linux/namespaces/{i}/path")
+            if t == "mount" and _is_current_ns(path, "mnt"):
+                # pivot_root in the runtime's own mount namespace would move the root of every host process
+                # whose root is "/" into the container's rootfs. Without the entry the container runs in this
+                # namespace safely (a chroot on a private clone of the rootfs).
+                yield Problem(f"/linux/namespaces/{i}/path", f"{path} is the runtime's own mount namespace; "
+                              "leave out the mount entry to run the container in it")
 
 
 def _ns_path_problems(path: str, want: str, where: str) -> Iterator[Problem]:
@@ -519,8 +525,13 @@ def check_sysctl(raw: dict[str, Any], ctx: Context) -> Iterator[Problem]:
 
 
 def _is_current_netns(path: str) -> bool:
+    return _is_current_ns(path, "net")
+
+
+def _is_current_ns(path: str, name: str) -> bool:
+    """`path` is the namespace /proc/self/ns/<name> we (the runtime) are in."""
     try:
-        a, b = os.stat(path), os.stat("/proc/self/ns/net")
+        a, b = os.stat(path), os.stat(f"/proc/self/ns/{name}")
     except OSError:
         return False  # check_namespaces reports the bad path
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)

@@ -53,13 +53,13 @@ MUTANTS = (
            (f"{SEC}/test_mount_targets.py::test_cve_2021_30465_raced_destination_never_lands_on_the_host",)),
     Mutant("M-45310", "create missing mountpoints with makedirs on the path string",
            (("pyrunc/rootfs/mounts.py",
-             "        fd = securejoin.mkdir_all(ctx.fd, dest) if directory else "
-             "securejoin.create_file(ctx.fd, dest, 0o644)",
+             "        fd = securejoin.mkdir_all(ctx.fd, where) if directory else "
+             "securejoin.create_file(ctx.fd, where, 0o644)",
              "        os.makedirs(ctx.path + securejoin.clean(dest), exist_ok=True)\n"
              "        fd = securejoin.open_in_root(ctx.fd, dest, os.O_PATH)"),),
            (f"{SEC}/test_mount_targets.py::test_cve_2024_45310_raced_mkdir_creates_nothing_on_the_host",)),
     Mutant("M-28642", "mount procfs/sysfs through symlinks",
-           (("pyrunc/rootfs/mounts.py", "    dst_fd, rel = open_mountpoint_strict(ctx, mnt.destination)",
+           (("pyrunc/rootfs/mounts.py", "    dst_fd, rel = open_mountpoint_strict(ctx, mnt.destination, kind)",
              "    dst_fd, _, rel = open_mountpoint(ctx, mnt.destination)"),),
            (f"{SEC}/test_mount_targets.py::test_cve_2023_28642_proc_symlink_is_refused",)),
     Mutant("M-52881", "allow mount destinations that resolve inside /proc",

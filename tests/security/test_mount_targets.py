@@ -96,6 +96,35 @@ def test_cve_2021_30465_destination_through_symlink_to_host_dir(rt: Runtime, roo
     assert tree_digest(host_dir) == before, f"the host directory changed ({err})"
 
 
+def test_cve_2024_45310_dangling_destination_symlink_to_host_path(rt: Runtime, rootfs: Path, host_dir: Path,
+                                                                  bundle: Any) -> None:
+    """CVE-2024-45310 / CVE-2021-30465 (static, dangling form): /etc/hosts, /etc/data are dangling symlinks naming
+    paths in a host directory (absolute, and climbing with ../). Following them to create the mountpoints, as
+    runtimes do for Docker's /etc/hosts, must create and mount inside the rootfs only: the host directory gains
+    no file, no directory, no mount."""
+    before = tree_digest(host_dir)
+    hosts = rootfs / "etc" / "hosts"
+    if hosts.exists() or hosts.is_symlink():
+        hosts.unlink()
+    hosts.symlink_to(host_dir / "new-hosts")
+    (rootfs / "etc" / "data").symlink_to("../" * 12 + str(host_dir / "new-dir").lstrip("/"))
+
+    def edit(c: dict[str, Any]) -> None:
+        add_mount(c, "/etc/hosts", "bind", "/etc/hostname", ["bind", "ro"])
+        add_mount(c, "/etc/data", "tmpfs", "tmpfs")
+
+    cid = uniq("c45310d")
+    pid, err = run_detached(rt, bundle(["sleep", "30"], edit), cid)
+    if pid:
+        inner = "/" + str(host_dir).lstrip("/")
+        points = {m.point for m in container_mounts(pid)}
+        assert {f"{inner}/new-hosts", f"{inner}/new-dir"} <= points, points
+        assert not mounts_outside(pid, ("/",)), "mounts outside the container root"
+    rt.delete(cid)
+    assert tree_digest(host_dir) == before, f"the host directory changed ({err})"
+    assert not any(m.point.startswith(str(host_dir)) for m in container_mounts(os.getpid()))
+
+
 # --------------------------------------------------------------------------------------------- races
 def test_cve_2021_30465_raced_destination_never_lands_on_the_host(rt: Runtime, rootfs: Path, host_dir: Path,
                                                                   volume: tuple[Path, Path, Path], sectool: Path,

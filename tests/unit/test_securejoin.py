@@ -219,3 +219,42 @@ def test_real_path_in_root(tree: Path, root_fd: int) -> None:
         assert securejoin.real_path_in_root(fd, str(tree / "a" / "bb")) is None
     finally:
         os.close(fd)
+
+
+# --------------------------------------------------------------------------------------------- resolve_missing
+def test_resolve_missing_follows_dangling_symlinks_inside(tree: Path, root_fd: int) -> None:
+    """Where a mountpoint behind a dangling symlink is created: its target, taken inside the root (runc's
+    MkdirAllInRoot on the SecureJoin'ed path). `/etc/hosts -> /run/hosts` is the Docker case."""
+    os.symlink("/run/hosts", tree / "etc" / "hosts")
+    os.symlink("../run/resolv.conf", tree / "etc" / "resolv.conf")
+    os.symlink("/tmp/foo/bar", tree / "jump")
+    os.symlink("/jump/baz/hosts", tree / "etc" / "hostname")
+    assert securejoin.resolve_missing(root_fd, "/etc/hosts") == "/run/hosts"
+    assert securejoin.resolve_missing(root_fd, "/etc/resolv.conf") == "/run/resolv.conf"
+    assert securejoin.resolve_missing(root_fd, "/etc/hostname") == "/tmp/foo/bar/baz/hosts"
+    assert securejoin.resolve_missing(root_fd, "/dangling/sub") == "/nonexistent/dir/sub"
+    assert securejoin.resolve_missing(root_fd, "/missing/../a/rel-b/new") == "/a/b/new"
+    assert securejoin.resolve_missing(root_fd, "/a/b") == "/a/b"  # existing: unchanged
+    assert not (tree / "run").exists()  # a name only: nothing is created
+
+
+def test_resolve_missing_never_leaves_the_root(tree: Path, root_fd: int) -> None:
+    outside = tree.parent / "outside"
+    os.symlink(str(outside / "new"), tree / "abs-out")
+    os.symlink("../../../../../../../.." + str(outside / "new"), tree / "a" / "rel-out")
+    assert securejoin.resolve_missing(root_fd, "/abs-out") == str(outside / "new")
+    assert securejoin.resolve_missing(root_fd, "/a/rel-out") == str(outside / "new")
+    assert securejoin.resolve_missing(root_fd, "/to-host/x") == str(outside / "x")
+    # ...and creating that name makes it under the root.
+    fd = securejoin.create_file(root_fd, securejoin.resolve_missing(root_fd, "/a/rel-out"))
+    assert real(fd) == str(tree) + str(outside / "new")
+    assert sorted(os.listdir(outside)) == ["marker"]
+
+
+def test_resolve_missing_errors(root_fd: int) -> None:
+    with pytest.raises(SyscallError) as e:
+        securejoin.resolve_missing(root_fd, "/loop1/x")
+    assert e.value.errno == errno.ELOOP
+    with pytest.raises(SyscallError) as e:
+        securejoin.resolve_missing(root_fd, "/file/x")
+    assert e.value.errno == errno.ENOTDIR
