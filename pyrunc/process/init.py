@@ -132,7 +132,14 @@ def _init(cfg: ProcessConfig) -> None:
     _set_step("prepare rootfs")
     if _rootfs is None:
         raise StepError("prepare rootfs", f"rootfs support is not installed: {_ROOTFS_IMPORT_ERROR}")
-    _rootfs.prepare_rootfs(spec, cgroup_paths=cfg.cgroup_paths)
+    mount_fds = _host_side_trees(cfg, sock)
+    try:
+        _rootfs.prepare_rootfs(spec, cgroup_paths=cfg.cgroup_paths, mount_fds=mount_fds)
+    finally:
+        # Attached (or not, on error) by now: none of these host-made trees may stay open, let alone reach the
+        # container (CVE-2024-21626: a runtime fd in the container); they are CLOEXEC as well.
+        for fd in mount_fds.values():
+            os.close(fd)
 
     # prestart/createRuntime hooks run in the parent, in the runtime's namespaces, once the container's
     # namespaces and mounts exist (runtime-spec lifecycle steps 3-4). The parent answers with the hook state.
@@ -296,6 +303,31 @@ _PARKED_EXIT_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIG
 def _exit_on_signal(signum: int, frame: Any) -> None:
     os._exit(128 + signum)
 
+
+
+def _host_side_trees(cfg: ProcessConfig, sock: socket.socket) -> dict[int, int]:
+    """Mount index -> detached tree made by the parent, for the mounts we cannot make as root of a user namespace
+    (`prepare.host_side_mounts`). Asked for before the first mount; one MOUNT_FD (+fd) comes back per mount."""
+    assert _rootfs is not None
+    wanted = _rootfs.host_side_mounts(cfg.spec)
+    if not wanted:
+        return {}
+    sync.send(sock, Msg.MOUNT_REQUEST, mounts=wanted)
+    trees: dict[int, int] = {}
+    try:
+        while len(trees) < len(wanted):
+            kind, fields, fd = sync.recv(sock)
+            index = fields.get("index")
+            if kind is not Msg.MOUNT_FD or fd is None or index not in wanted or index in trees:
+                if fd is not None:
+                    os.close(fd)
+                raise sync.ProtocolError(f"sync: expected MOUNT_FD for one of mounts {wanted}, got {kind.value}")
+            trees[index] = fd
+    except BaseException:
+        for fd in trees.values():
+            os.close(fd)
+        raise
+    return trees
 
 
 def _load_seccomp(cfg: ProcessConfig, sock: socket.socket) -> None:

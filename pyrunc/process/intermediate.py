@@ -8,12 +8,14 @@ parent, a child subreaper, and then to the caller when `create` exits).
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
 import sys
 from typing import NoReturn
 
+from pyrunc.errors import SyscallError
 from pyrunc.linux import ns, prctl, proc
 from pyrunc.process import init as init_stage
 from pyrunc.process import sync
@@ -81,7 +83,24 @@ def _stage(cfg: ProcessConfig, sock: socket.socket) -> None:
     for kind, path, ptr in plan.join:
         joined.append((kind, ns.open_ns(path, kind, ptr), path, ptr))
 
-    # User namespace first: every namespace created after it is owned by it.
+    # Namespaces given by path are joined first, while we are still the host's root (runc's order): one owned by
+    # another user namespace than the container's (a netns made by the host) cannot be joined from inside the
+    # container's. The mount namespace last (its paths were opened already, but a later step could still look at
+    # the host's filesystem through it). EPERM is retried once we are in the user namespace (rootless: only
+    # there do we get CAP_SYS_ADMIN over namespaces it owns).
+    pending: list[tuple[str, int, str, str]] = []
+    for kind, fd, path, ptr in sorted(joined, key=lambda j: j[0] == "mount"):
+        if kind == "user":
+            continue
+        _set_step(f"join {kind} namespace")
+        try:
+            ns.setns(fd, ns.NAMESPACES[kind][0], path=path, spec_path=ptr)
+        except SyscallError as e:
+            if e.errno != errno.EPERM:
+                raise
+            pending.append((kind, fd, path, ptr))
+
+    # Then the user namespace: every namespace created after it is owned by it.
     in_userns = False
     for kind, fd, path, ptr in joined:
         if kind == "user":
@@ -102,11 +121,7 @@ def _stage(cfg: ProcessConfig, sock: socket.socket) -> None:
         proc.set_resgid(0)
         proc.set_resuid(0)
 
-    # Join the other namespaces given by path; the mount namespace last (paths were opened already, but a
-    # hook or a later step could still look at the host's filesystem through it).
-    for kind, fd, path, ptr in sorted(joined, key=lambda j: j[0] == "mount"):
-        if kind == "user":
-            continue
+    for kind, fd, path, ptr in pending:
         _set_step(f"join {kind} namespace")
         ns.setns(fd, ns.NAMESPACES[kind][0], path=path, spec_path=ptr)
     for _kind, fd, _path, _ptr in joined:

@@ -139,7 +139,7 @@ def spawn(cfg: ProcessConfig | ExecConfig, parent: ParentSide,
                                 inter_alive) from None
             if kind is Msg.ERROR:
                 raise sync.init_error(fields)
-            if kind in (Msg.HOOKS, Msg.READY, Msg.SECCOMP) and not init_pid:
+            if kind in (Msg.MOUNT_REQUEST, Msg.HOOKS, Msg.READY, Msg.SECCOMP) and not init_pid:
                 raise InitError("sync", f"{kind.value} arrived before the process's pid")
             if kind is Msg.WARN:
                 parent.on_warn(str(fields.get("message", "")))
@@ -153,6 +153,8 @@ def spawn(cfg: ProcessConfig | ExecConfig, parent: ParentSide,
                 if status is not None and status != 0:
                     raise InitError("intermediate", f"exited with {_describe_exit(status)}")
                 parent.on_init_pid(init_pid)
+            elif kind is Msg.MOUNT_REQUEST:
+                _send_mount_trees(psock, cfg, init_pid, fields.get("mounts"))
             elif kind is Msg.HOOKS:
                 state = parent.on_hooks(init_pid)
                 sync.send(psock, Msg.HOOKS_DONE, state=state)
@@ -182,6 +184,23 @@ def spawn(cfg: ProcessConfig | ExecConfig, parent: ParentSide,
         raise
     finally:
         psock.close()
+
+
+def _send_mount_trees(sock: socket.socket, cfg: ProcessConfig | ExecConfig, init_pid: int, indices: Any) -> None:
+    """MOUNT_REQUEST: the init of a user-namespaced container needs detached trees for these `mounts[]` (binds it
+    cannot reach, id-mapped binds), made host-side; each goes back as MOUNT_FD, then our copy is closed."""
+    if not isinstance(cfg, ProcessConfig) or not isinstance(indices, list) \
+            or not all(type(i) is int for i in indices):
+        raise InitError("sync", "malformed MOUNT_REQUEST")
+    from pyrunc.rootfs import hostmounts  # only user-namespaced containers with such mounts get here
+
+    trees = hostmounts.make_trees(cfg.spec, init_pid, indices)
+    try:
+        for index, fd in trees.items():
+            sync.send(sock, Msg.MOUNT_FD, fd=fd, index=index)
+    finally:
+        for fd in trees.values():
+            os.close(fd)
 
 
 def _vanished(pid: int, what: str, inter_alive: bool) -> InitError:

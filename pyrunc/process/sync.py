@@ -1,8 +1,8 @@
 """The typed protocol between the parent (the `pyrunc create`/`run` process) and its child stages.
 
 One AF_UNIX SOCK_SEQPACKET socketpair: one datagram per message, JSON `{"type": "<MSG>", ...fields}`, fds (the seccomp
-notify fd) attached with SCM_RIGHTS. Both children (intermediate, then init) use the same child end; the intermediate
-drops it when it exits, so from then on an EOF at the parent means the init closed it.
+notify fd, detached mount trees) attached with SCM_RIGHTS. Both children (intermediate, then init) use the same child
+end; the intermediate drops it when it exits, so from then on an EOF at the parent means the init closed it.
 
     parent (host)                                 intermediate (stage 1)          init (stage 2, pid 1)
     -------------                                 ----------------------          ---------------------
@@ -13,7 +13,10 @@ drops it when it exits, so from then on an EOF at the parent means the init clos
     write setgroups/uid_map/gid_map ◀─ MAP_REQUEST
                                      ── MAP_DONE ▶ setresuid(0); setns(paths); unshare(rest);
                                                   timens offsets; fork ──────────▶ setsid, keyring, lo up
-    reap intermediate, save pid ◀──── INIT_PID ── _exit(0)                        prepare_rootfs (mounts)
+    reap intermediate, save pid ◀──── INIT_PID ── _exit(0)
+    (user namespace only: binds the init cannot reach, id-mapped binds)
+    helper in the init's mntns ◀──────────────────────────────── MOUNT_REQUEST(mounts) ─
+      makes detached trees     ── MOUNT_FD(index)+fd, one per mount ────────────▶ prepare_rootfs (mounts)
     prestart + createRuntime hooks ◀───────────────────────────────────── HOOKS ─
                                      ── HOOKS_DONE(state) ───────────────────────▶ createContainer hooks,
                                                                                    pivot_root, console, sysctl,
@@ -51,6 +54,8 @@ class Msg(enum.Enum):
     MAP_REQUEST = "MAP_REQUEST"
     MAP_DONE = "MAP_DONE"
     INIT_PID = "INIT_PID"
+    MOUNT_REQUEST = "MOUNT_REQUEST"
+    MOUNT_FD = "MOUNT_FD"
     HOOKS = "HOOKS"
     HOOKS_DONE = "HOOKS_DONE"
     READY = "READY"
@@ -88,7 +93,9 @@ def recv(sock: socket.socket) -> tuple[Msg, dict[str, Any], int | None]:
     fds = array.array("i")
     while True:
         try:
-            data, anc, _flags, _addr = sock.recvmsg(MAX_MSG, socket.CMSG_SPACE(fds.itemsize))
+            # Received fds are close-on-exec from the start: nothing passed here may reach a container process.
+            data, anc, _flags, _addr = sock.recvmsg(MAX_MSG, socket.CMSG_SPACE(fds.itemsize),
+                                                    socket.MSG_CMSG_CLOEXEC)
             break
         except InterruptedError:  # pragma: no cover - PEP 475 retries; kept for clarity
             continue

@@ -7,8 +7,8 @@ keep open.
 
 The kernel allows MOUNT_ATTR_IDMAP only to a caller privileged over the source file system's user namespace
 (the host's, for host file systems): so this works in the init only when the container has no user namespace
-of its own. For user-namespaced containers, `idmapped_tree` must run in the parent (host side) and the tree fd be
-handed to the init, as runc does with its mount-fd requests.
+of its own. For user-namespaced containers the runtime makes the tree on the host side (`hostmounts`) and hands
+the fd to the init, as runc does with its mount-fd requests.
 """
 
 from __future__ import annotations
@@ -84,10 +84,23 @@ def apply(tree: int, uid_maps: tuple[IDMapping, ...], gid_maps: tuple[IDMapping,
                            detail="an id-mapped mount needs both uidMappings and gidMappings")
     ns = userns_fd(uid_maps, gid_maps)
     try:
-        flags = lm.AT_EMPTY_PATH | (lm.AT_RECURSIVE if recursive else 0)
-        lm.mount_setattr(tree, "", flags, attr_set=lm.MOUNT_ATTR_IDMAP, userns_fd=ns, what=what)
+        set_idmap(tree, ns, recursive=recursive, what=what)
     finally:
         os.close(ns)
+
+
+def set_idmap(tree: int, ns_fd: int, *, recursive: bool, what: str) -> None:
+    """MOUNT_ATTR_IDMAP with the user namespace open at `ns_fd` on the detached mount `tree` (`ridmap`: and on
+    every mount under it)."""
+    flags = lm.AT_EMPTY_PATH | (lm.AT_RECURSIVE if recursive else 0)
+    try:
+        lm.mount_setattr(tree, "", flags, attr_set=lm.MOUNT_ATTR_IDMAP, userns_fd=ns_fd, what=what)
+    except SyscallError as e:
+        if e.errno == errno.EINVAL:
+            # The usual cause: a file system (or, with ridmap, a submount) this kernel cannot id-map.
+            hint = "does the file system support id-mapped mounts?"
+            e.detail = f"{e.detail}; {hint}" if e.detail else hint
+        raise
 
 
 def idmapped_tree(source: str, uid_maps: tuple[IDMapping, ...], gid_maps: tuple[IDMapping, ...], *,

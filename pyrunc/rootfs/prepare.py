@@ -50,8 +50,8 @@ def prepare_rootfs(spec: Spec, *, cgroup_paths: dict[str, str] | None = None,
 
     `cgroup_paths`: controller ("memory", "name=systemd", "" for v2) -> the container's cgroup path, for the
     `cgroup` mount type; default: read from /proc/self/cgroup (the init is already in its cgroup).
-    `mount_fds`: mount index -> a detached mount tree made by the runtime on the host side (id-mapped binds
-    of a user-namespaced container); it is attached instead of cloning the source.
+    `mount_fds`: mount index -> a detached mount tree made by the runtime on the host side (the mounts named by
+    `host_side_mounts`); it is attached instead of cloning the source. The caller closes them.
     """
     global _switch
     rootfs = spec.root.path
@@ -89,6 +89,31 @@ def prepare_rootfs(spec: Spec, *, cgroup_paths: dict[str, str] | None = None,
             devices.setup_dev(ctx, spec)
     finally:
         os.close(root_fd)
+
+
+def host_side_mounts(spec: Spec) -> list[int]:
+    """Indices of the `mounts[]` the init of a user-namespaced container cannot make itself, so that the runtime
+    must make their trees on the host side (`pyrunc.rootfs.hostmounts`): id-mapped binds (MOUNT_ATTR_IDMAP needs
+    privilege over the host's file systems) and binds whose source its root cannot reach (e.g. under a 0700
+    directory of the host's root), as runc's mount-fd requests. Called in the init, in its namespaces."""
+    if spec.linux.namespace("user") is None or spec.linux.namespace("mount") is None:
+        return []  # (no mount namespace: prepare_rootfs refuses the container anyway)
+    wanted = []
+    for mnt in spec.mounts:
+        opts = parse(mnt.options)
+        if mounts.kind_of(mnt, opts) != "bind":
+            continue
+        if opts.idmap or mnt.uid_mappings or mnt.gid_mappings:
+            wanted.append(mnt.index)
+            continue
+        source = mnt.source or ""
+        try:
+            os.stat(os.path.join(spec.bundle, source))  # an absolute source stays as it is
+        except PermissionError:
+            wanted.append(mnt.index)
+        except OSError:
+            pass  # missing etc.: the mount itself reports it, as without a user namespace
+    return wanted
 
 
 def check_host_proc() -> None:

@@ -262,6 +262,10 @@ def check_mounts(raw: dict[str, Any], ctx: Context) -> Iterator[Problem]:
         if (uid_maps is None) != (gid_maps is None):
             missing = "gidMappings" if gid_maps is None else "uidMappings"
             yield Problem(f"{base}/{missing}", "is required when the other mapping list is given")
+        for field, maps in (("uidMappings", uid_maps), ("gidMappings", gid_maps)):
+            if isinstance(maps, list) and not maps:  # runc: "must have both uid and gid mappings specified"
+                yield Problem(f"{base}/{field}", "must not be empty (leave both out to use the container's "
+                                                 "user namespace mapping with idmap/ridmap)")
         idmap = "idmap" in options or "ridmap" in options
         if (idmap or uid_maps is not None or gid_maps is not None) and not is_bind:
             yield Problem(f"{base}/options", "id-mapped mounts are only supported for bind mounts")

@@ -182,3 +182,24 @@ def test_user_namespace_with_mappings(runtime: Any, make_bundle: Any, userns_roo
     finally:
         proc.kill()
         proc.communicate()
+
+
+def test_new_user_namespace_joins_a_host_owned_netns(runtime: Any, make_bundle: Any, userns_rootfs: Path,
+                                                      netns: str) -> None:
+    """runc's userns.bats "wrong userns owner": a netns owned by the host's user namespace is joined before the
+    container's user namespace exists (its root has no CAP_SYS_ADMIN over the host's namespaces)."""
+    def edit(c: dict[str, Any]) -> None:
+        c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "network"]
+        c["linux"]["namespaces"] += [{"type": "network", "path": netns}, {"type": "user"}]
+        c["linux"].update(USERNS_MAPS)
+        # sysfs belongs to the netns: its owner, the host, would have to mount it; bind the host's instead.
+        c["mounts"] = [dict(m, type="bind", source="/sys", options=["rbind", "ro"]) if m["type"] == "sysfs" else m
+                       for m in c["mounts"] if m["destination"] != "/sys/fs/cgroup"]
+
+    bundle = make_bundle(edit=edit, rootfs=userns_rootfs,
+                         args=["sh", "-c", "stat -L -c %i /proc/self/ns/net /proc/self/ns/user"])
+    p = runtime("run", "-b", str(bundle), uniq("c-userns-netns"))
+    assert p.returncode == 0, p.stderr
+    net, user = (int(x) for x in p.stdout.split())
+    assert net == os.stat(netns).st_ino
+    assert user != host_ns("user")

@@ -29,7 +29,7 @@ def features() -> dict[str, Any]:
         "ociVersionMin": "1.0.0",
         "ociVersionMax": SPEC_VERSION,
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
-        # idmap/ridmap need idmapped bind mounts, which pyrunc does not do yet: containerd must not be told so.
+        # As runc: idmap/ridmap are announced by mountExtensions.idmap below, not in this list.
         "mountOptions": [o for o in known_options() if o not in IDMAP_OPTIONS],
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
@@ -46,7 +46,9 @@ def features() -> dict[str, Any]:
             "apparmor": {"enabled": False},
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
-            "mountExtensions": {"idmap": {"enabled": False}},
+            # Id-mapped bind mounts (mounts[].uidMappings/gidMappings, idmap/ridmap): pyrunc.rootfs.idmap, made
+            # host-side for user-namespaced containers (pyrunc.rootfs.hostmounts).
+            "mountExtensions": {"idmap": {"enabled": True}},
         },
         "annotations": {"io.github.pyrunc.version": __version__},
         "potentiallyUnsafeConfigAnnotations": [],
