@@ -11,8 +11,6 @@ of its own. For user-namespaced containers, `idmapped_tree` must run in the pare
 handed to the init, as runc does with its mount-fd requests.
 """
 
-from __future__ import annotations
-
 import errno
 import os
 import sys
