@@ -5,8 +5,6 @@ Every error knows how to render itself as the single line runc-style clients rea
 always one line.
 """
 
-from __future__ import annotations
-
 import errno as _errno
 import os
 

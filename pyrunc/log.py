@@ -5,8 +5,10 @@ runc (logrus) writes `{"level":"error","msg":"...","time":"<RFC3339>"}` lines wi
 --log file; podman parses the whole file as ONE JSON object, so a failing command writes exactly one error line
 (without --debug). When --log is given, the plain message also goes to stderr (runc's fatal()).
 
-Modules that use the standard `logging` module get their records routed here by `bridge_std_logging()`, which
-the CLI calls only for commands that are not on the hot path (state, kill, list never import `logging`).
+pyrunc's modules log through `get_logger(__name__)` (`logging.getLogger`, or a look-alike): once the CLI called
+`bridge_std_logging()` (for commands that are not on the hot path) their records come here without `logging`
+ever being imported; without the bridge (pyrunc as a library, the unit tests' caplog) they go to the standard
+`logging` module.
 Nothing here imports `json` (an 8 ms import, because of `re`): lines are encoded with pyrunc.quickjson, and only
 when one is written. `posix` is the C module behind `os` (whose import costs ~1.5 ms: see pyrunc.runtime.state).
 """
@@ -14,6 +16,10 @@ when one is written. `posix` is the C module behind `os` (whose import costs ~1.
 import posix
 import sys
 import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import logging
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "fatal": 50}
 
@@ -85,17 +91,64 @@ def warning(msg: str) -> None:
     LOG.write("warning", msg)
 
 
+# The CLI asked for records to reach LOG (bridge_std_logging): get_logger then needs no `logging`.
+_bridged = False
+# Standard `logging` levels -> LOG's level names. "error" becomes "warning": one error line per failing command,
+# and errors go through the CLI boundary.
+_LEVEL_NAMES = {10: "debug", 20: "info", 30: "warning", 40: "warning", 50: "warning"}
+
+
+class Logger:
+    """What `logging.getLogger(name)` gives pyrunc's modules (`debug`, `warning`, %-style arguments), writing
+    straight into LOG as the bridge's handler would, without the `logging` module."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def _write(self, level: str, msg: str, args: tuple[object, ...]) -> None:
+        try:
+            LOG.write(level, str(msg) % args if args else str(msg))
+        except Exception:  # pragma: no cover - logging must never fail the runtime
+            pass
+
+    def debug(self, msg: str, *args: object) -> None:
+        if LOG.debug_enabled:
+            self._write("debug", msg, args)
+
+    def warning(self, msg: str, *args: object) -> None:
+        self._write("warning", msg, args)
+
+
+def get_logger(name: str) -> "logging.Logger":
+    """`logging.getLogger(name)`; once the CLI called `bridge_std_logging`, a Logger instead: its records end up in
+    LOG all the same, and `logging` (with `traceback`, `threading`, `string`, `weakref`: ~6 ms) is never imported.
+    Without the bridge (pyrunc as a library, the unit tests and their caplog) it is the standard logger."""
+    if _bridged:
+        return Logger(name)  # type: ignore[return-value]
+    import logging
+
+    return logging.getLogger(name)
+
+
 def bridge_std_logging() -> None:
-    """Route records of the standard `logging` module (used by non-hot modules) into LOG."""
+    """Route log records into LOG: those of pyrunc's Loggers directly; if something already imported the standard
+    `logging` module, its records too, through a handler on its root logger (pyrunc's own modules log through
+    `get_logger`, so `logging` is not imported for them)."""
+    global _bridged
+    _bridged = True
+    if "logging" in sys.modules:
+        _install_std_handler()
+
+
+def _install_std_handler() -> None:
     import logging
 
     class _Handler(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            level = {10: "debug", 20: "info", 30: "warning", 40: "error", 50: "error"}.get(record.levelno, "info")
-            if level == "error":
-                level = "warning"  # one error line per failing command: errors go through the CLI boundary
             try:
-                LOG.write(level, record.getMessage())
+                LOG.write(_LEVEL_NAMES.get(record.levelno, "info"), record.getMessage())
             except Exception:  # pragma: no cover - logging must never fail the runtime
                 pass
 

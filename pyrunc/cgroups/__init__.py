@@ -7,21 +7,21 @@
 This module imports nothing heavy: `state`, `kill` and `list` reach it through `manager_from_state`.
 """
 
-from __future__ import annotations
-
 import os
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pyrunc.cgroups.manager import CgroupManager
     from pyrunc.cgroups.mounts import Layout
 
 SYSTEMD_RUNNING = "/run/systemd/system"
 
-_layout: Layout | None = None
+_layout: "Layout | None" = None
 
 
-def _host_layout() -> Layout:
+def _host_layout() -> "Layout":
     global _layout
     if _layout is None:
         from pyrunc.cgroups.mounts import read_layout
@@ -36,7 +36,7 @@ def detect_mode() -> str:
 
 
 def manager_for(cgroups_path: str | None, container_id: str, *, systemd: bool = False,
-                rootless: bool = False) -> CgroupManager:
+                rootless: bool = False) -> "CgroupManager":
     """The manager for a new container's cgroup (`linux.cgroupsPath`, see `pyrunc.cgroups.paths`).
 
     `systemd=True` (`--systemd-cgroup`) asks for the systemd driver: where systemd is not running that is a clear
@@ -85,7 +85,7 @@ def manager_for(cgroups_path: str | None, container_id: str, *, systemd: bool = 
     return V1Manager(dirs, mounts, rootless=rootless)
 
 
-def manager_from_state(d: dict[str, Any]) -> CgroupManager:
+def manager_from_state(d: "dict[str, Any]") -> "CgroupManager":
     """Rebuild a container's manager from what its `to_state()` saved (cheap: no mountinfo read)."""
     mode = d.get("mode")
     if mode == "v2":

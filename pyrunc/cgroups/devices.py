@@ -10,30 +10,45 @@ lets the container use /dev/null, its tty and ptys) are kept, minus the ones who
 `linux.devices` (there the config's own device wins, as in runc's `createDevices`).
 """
 
-from __future__ import annotations
-
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 from pyrunc.errors import CgroupError, SpecError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from pyrunc.spec.model import DeviceRule
 
 WILDCARD = -1
 
 
-@dataclass(frozen=True, slots=True)
 class Rule:
-    """One normalised device rule. `type` is "a", "b" or "c"; -1 is the `*` wildcard for major/minor."""
+    """One normalised device rule. `type` is "a", "b" or "c"; -1 is the `*` wildcard for major/minor. A value:
+    equal to another with the same fields (a plain class, not a dataclass: see bench/README.md)."""
 
-    type: str
-    major: int
-    minor: int
-    access: str  # non-empty subset of "rwm", in that order
-    allow: bool
-    spec_path: str | None = None
+    __slots__ = ("access", "allow", "major", "minor", "spec_path", "type")
+
+    def __init__(self, type: str, major: int, minor: int, access: str, allow: bool,
+                 spec_path: str | None = None) -> None:
+        self.type = type
+        self.major = major
+        self.minor = minor
+        self.access = access  # non-empty subset of "rwm", in that order
+        self.allow = allow
+        self.spec_path = spec_path
+
+    def _key(self) -> tuple[str, int, int, str, bool, str | None]:
+        return self.type, self.major, self.minor, self.access, self.allow, self.spec_path
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Rule):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return "Rule(type={!r}, major={!r}, minor={!r}, access={!r}, allow={!r}, spec_path={!r})".format(*self._key())
 
     def cgroup_string(self) -> str:
         """The v1 devices.allow/deny syntax: `c 1:3 rwm`, `a *:* rwm`."""
@@ -70,7 +85,7 @@ def normalise_access(access: str | None, spec_path: str) -> str:
     return "".join(c for c in "rwm" if c in access)
 
 
-def from_spec(rule: DeviceRule, index: int) -> Rule:
+def from_spec(rule: "DeviceRule", index: int) -> Rule:
     sp = f"/linux/resources/devices/{index}"
     t = rule.type or "a"
     if t not in ("a", "b", "c"):
@@ -85,7 +100,7 @@ def from_spec(rule: DeviceRule, index: int) -> Rule:
     )
 
 
-def rules_for(spec_rules: Iterable[DeviceRule], device_paths: Iterable[str] = ()) -> list[Rule]:
+def rules_for(spec_rules: "Iterable[DeviceRule]", device_paths: "Iterable[str]" = ()) -> list[Rule]:
     """The config's rules, then runc's default allowed devices (minus those whose path `linux.devices` lists)."""
     rules = [from_spec(r, i) for i, r in enumerate(spec_rules)]
     skip = set(device_paths)
@@ -104,7 +119,7 @@ class DeviceSet:
         self.exceptions: dict[tuple[str, int, int], str] = {}
 
     @classmethod
-    def from_rules(cls, rules: Iterable[Rule]) -> DeviceSet:
+    def from_rules(cls, rules: "Iterable[Rule]") -> "DeviceSet":
         s = cls()
         for r in rules:
             s.apply(r)

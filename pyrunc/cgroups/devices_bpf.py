@@ -14,8 +14,6 @@ here by hand, one 8-byte instruction at a time (struct bpf_insn: opcode, dst/src
 Every exception of a `DeviceSet` has the action opposite to the default, so their order does not matter.
 """
 
-from __future__ import annotations
-
 import struct
 
 from pyrunc.cgroups.devices import WILDCARD, DeviceSet, Rule

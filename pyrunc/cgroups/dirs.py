@@ -1,16 +1,17 @@
 """Making and removing cgroup directories, and waiting for a cgroup to empty (shared by every version)."""
 
-from __future__ import annotations
-
 import errno
 import os
 import time
-from collections.abc import Callable, Iterable
 
 from pyrunc.errors import CgroupError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
 
-def make_dirs(path: str, top: str, *, on_new: Callable[[str, str], None] | None = None) -> list[str]:
+
+def make_dirs(path: str, top: str, *, on_new: "Callable[[str, str], None] | None" = None) -> list[str]:
     """mkdir `path` and its missing parents below `top` (a mount point). Returns the directories created, top-down.
 
     `on_new(dir, parent)` runs for each new directory before its child is made (v1 cpuset copies the parent's
@@ -74,7 +75,7 @@ def remove_tree(path: str) -> None:
     rmdir_retry(path)
 
 
-def remove_dirs(created: Iterable[str]) -> None:
+def remove_dirs(created: "Iterable[str]") -> None:
     """Best-effort removal of directories this process created (deepest first); used to leave nothing behind."""
     for d in sorted(created, key=len, reverse=True):
         try:
@@ -83,7 +84,7 @@ def remove_dirs(created: Iterable[str]) -> None:
             pass
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
+def wait_until(predicate: "Callable[[], bool]", timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     delay = 0.001
     while True:

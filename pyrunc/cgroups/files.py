@@ -5,8 +5,6 @@ a missing file means the controller or the knob does not exist here, and is repo
 silently created (which would also hide typos in the unit tests' fake cgroupfs).
 """
 
-from __future__ import annotations
-
 import errno
 import os
 

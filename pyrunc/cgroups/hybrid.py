@@ -7,15 +7,14 @@ writer on the cgroup2 directory, after enabling it in the ancestors' subtree_con
 device rules, OOM events, stats) is v1's.
 """
 
-from __future__ import annotations
-
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
 from pyrunc.cgroups import v2
 from pyrunc.cgroups.v1 import V1Manager
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from pyrunc.spec.model import Resources
 
 V1_TO_V2 = {"cpuset": "cpuset", "memory": "memory", "cpu": "cpu", "pids": "pids", "blkio": "io",
@@ -39,19 +38,19 @@ class HybridManager(V1Manager):
     def paths(self) -> dict[str, str]:
         return {**super().paths(), "": self.unified.dir}
 
-    def _fallback(self, controller: str) -> Callable[[Resources], None] | None:
+    def _fallback(self, controller: str) -> "Callable[[Resources], None] | None":
         name = V1_TO_V2.get(controller)
         if name is None or name not in v2.available_controllers(self.unified.mountpoint):
             return None
         writer = dict((c, w) for c, _, w in v2.WRITERS)[name]
 
-        def apply(r: Resources) -> None:
+        def apply(r: "Resources") -> None:
             self.unified.enable([name])
             writer(self.unified.dir, r)
 
         return apply
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> "dict[str, Any]":
         s = super().stats()
         if "hugetlb" not in self._dirs:
             from pyrunc.cgroups import v2_stats
@@ -59,9 +58,9 @@ class HybridManager(V1Manager):
             s["hugetlb"] = v2_stats.hugetlb_stats(self.unified.dir)
         return s
 
-    def to_state(self) -> dict[str, Any]:
+    def to_state(self) -> "dict[str, Any]":
         return {**super().to_state(), "unified": self.unified.dir, "unified_mount": self.unified.mountpoint}
 
     @classmethod
-    def from_state(cls, d: dict[str, Any]) -> HybridManager:
+    def from_state(cls, d: "dict[str, Any]") -> "HybridManager":
         return cls(d["dirs"], d["mounts"], d["unified"], d["unified_mount"], rootless=bool(d.get("rootless")))

@@ -5,11 +5,10 @@ runc converts the spec's pointers into plain numbers, so for most knobs a 0 mean
 `pids.limit` (0 is a limit), `cpu.burst` and `cpu.idle` (kept as pointers), hugepage, throttle and rdma limits.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, TypeGuard
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import TypeGuard
+
     from pyrunc.spec.model import Resources
 
 RES = "/linux/resources"
@@ -19,12 +18,12 @@ BLKIO = f"{RES}/blockIO"
 NETWORK = f"{RES}/network"
 
 
-def given(v: int | None) -> TypeGuard[int]:
+def given(v: int | None) -> "TypeGuard[int]":
     """A knob runc treats as set: present and non-zero."""
     return v is not None and v != 0
 
 
-def wants_memory(r: Resources) -> bool:
+def wants_memory(r: "Resources") -> bool:
     m = r.memory
     return m is not None and (
         given(m.limit) or given(m.reservation) or given(m.swap) or bool(m.disable_oom_killer)
@@ -32,7 +31,7 @@ def wants_memory(r: Resources) -> bool:
     )
 
 
-def wants_cpu(r: Resources) -> bool:
+def wants_cpu(r: "Resources") -> bool:
     c = r.cpu
     return c is not None and (
         given(c.shares) or given(c.quota) or given(c.period) or c.burst is not None or c.idle is not None
@@ -40,15 +39,15 @@ def wants_cpu(r: Resources) -> bool:
     )
 
 
-def wants_cpuset(r: Resources) -> bool:
+def wants_cpuset(r: "Resources") -> bool:
     return r.cpu is not None and bool(r.cpu.cpus or r.cpu.mems)
 
 
-def wants_pids(r: Resources) -> bool:
+def wants_pids(r: "Resources") -> bool:
     return r.pids is not None and r.pids.limit is not None
 
 
-def wants_blkio(r: Resources) -> bool:
+def wants_blkio(r: "Resources") -> bool:
     b = r.block_io
     return b is not None and (
         given(b.weight) or given(b.leaf_weight) or bool(b.weight_device) or bool(b.throttle_read_bps_device)
@@ -56,23 +55,23 @@ def wants_blkio(r: Resources) -> bool:
     )
 
 
-def wants_hugetlb(r: Resources) -> bool:
+def wants_hugetlb(r: "Resources") -> bool:
     return bool(r.hugepage_limits)
 
 
-def wants_net_cls(r: Resources) -> bool:
+def wants_net_cls(r: "Resources") -> bool:
     return r.network is not None and given(r.network.class_id)
 
 
-def wants_net_prio(r: Resources) -> bool:
+def wants_net_prio(r: "Resources") -> bool:
     return r.network is not None and bool(r.network.priorities)
 
 
-def wants_rdma(r: Resources) -> bool:
+def wants_rdma(r: "Resources") -> bool:
     return bool(r.rdma)
 
 
-def warn_kernel_memory(r: Resources) -> None:
+def warn_kernel_memory(r: "Resources") -> None:
     """`memory.kernel`/`kernelTCP` are deprecated in the spec and gone from the kernel: ignored with runc's warning."""
     if r.memory is not None and (r.memory.kernel is not None or r.memory.kernel_tcp is not None):
         warn("Kernel memory settings are ignored and will be removed")
@@ -88,7 +87,7 @@ def spec_path_of(controller: str) -> str:
 
 
 def warn(message: str) -> None:
-    """A warning on the runtime's log (logging is imported only when there is something to say)."""
-    import logging
+    """A warning on the runtime's log."""
+    from pyrunc.log import get_logger
 
-    logging.getLogger("pyrunc.cgroups").warning(message)
+    get_logger("pyrunc.cgroups").warning(message)

@@ -6,10 +6,6 @@ hybrid layout). Controllers are read from each v1 mount's super options, so any 
 together or apart, `net_cls,net_prio`) is handled the same way.
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass
-
 from pyrunc.errors import CgroupError
 
 V1_CONTROLLERS = frozenset({
@@ -18,14 +14,31 @@ V1_CONTROLLERS = frozenset({
 })
 
 
-@dataclass(frozen=True, slots=True)
 class CgroupMount:
-    """One cgroup filesystem mount. `root` is the hierarchy path mounted at `mountpoint` (field 4 of mountinfo)."""
+    """One cgroup filesystem mount. `root` is the hierarchy path mounted at `mountpoint` (field 4 of mountinfo).
+    A value: equal to another with the same fields (a plain class, not a dataclass: see bench/README.md)."""
 
-    mountpoint: str
-    root: str
-    version: int  # 1 or 2
-    controllers: tuple[str, ...] = ()  # v1 only: ("cpu", "cpuacct"), ("name=systemd",)
+    __slots__ = ("controllers", "mountpoint", "root", "version")
+
+    def __init__(self, mountpoint: str, root: str, version: int, controllers: tuple[str, ...] = ()) -> None:
+        self.mountpoint = mountpoint
+        self.root = root
+        self.version = version  # 1 or 2
+        self.controllers = controllers  # v1 only: ("cpu", "cpuacct"), ("name=systemd",)
+
+    def _key(self) -> tuple[str, str, int, tuple[str, ...]]:
+        return self.mountpoint, self.root, self.version, self.controllers
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CgroupMount):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return "CgroupMount(mountpoint={!r}, root={!r}, version={!r}, controllers={!r})".format(*self._key())
 
 
 def _unescape(s: str) -> str:
@@ -81,13 +94,15 @@ def parse_proc_cgroup(text: str) -> dict[str, str]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
 class Layout:
     """The cgroup layout seen by this process: its mode, the v1 hierarchies, the cgroup2 mount."""
 
-    mode: str
-    v1: tuple[CgroupMount, ...]
-    unified: CgroupMount | None
+    __slots__ = ("mode", "unified", "v1")
+
+    def __init__(self, mode: str, v1: tuple[CgroupMount, ...], unified: CgroupMount | None) -> None:
+        self.mode = mode
+        self.v1 = v1
+        self.unified = unified
 
 
 def layout_of(mounts: list[CgroupMount]) -> Layout:

@@ -12,8 +12,6 @@ the base is normalised to `b`. A path naming the base itself (`/`, `.`) is refus
 and `delete` would remove and kill, a cgroup that is not its own.
 """
 
-from __future__ import annotations
-
 import os
 
 from pyrunc.cgroups.mounts import CgroupMount

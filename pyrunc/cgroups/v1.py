@@ -6,20 +6,20 @@ containerd's shim expects when it reads metrics from /proc/<pid>/cgroup. The wri
 which file each spec field goes to, which values mean "not set", and the orderings the kernel's cross-checks need.
 """
 
-from __future__ import annotations
-
 import errno
 import os
-import signal
 import time
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from _signal import SIGKILL
 
 from pyrunc.cgroups import dirs, files, knobs
 from pyrunc.cgroups.knobs import BLKIO, CPU, MEMORY, RES, given
 from pyrunc.errors import CgroupError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Any
+
     from pyrunc.cgroups.manager import OomWatcher
     from pyrunc.spec.model import Resources
 
@@ -30,7 +30,7 @@ MEMSW = "memory.memsw.limit_in_bytes"
 # ------------------------------------------------------------------------------------------------ writers
 
 
-def apply_cpuset(dir: str, r: Resources) -> None:
+def apply_cpuset(dir: str, r: "Resources") -> None:
     """Implements `linux.resources.cpu.cpus` / `.mems` (cpuset.cpus, cpuset.mems)."""
     assert r.cpu is not None
     prefix = "cpuset." if files.exists(dir, "cpuset.cpus") or not files.exists(dir, "cpus") else ""  # noprefix mount
@@ -53,7 +53,7 @@ def _write_memory_limit(dir: str, limit: int) -> None:
                           path=e.path, value=str(limit), spec_path=e.spec_path, err=e.errno) from None
 
 
-def apply_memory(dir: str, r: Resources) -> None:
+def apply_memory(dir: str, r: "Resources") -> None:
     """Implements `linux.resources.memory`: limit, swap (memory+swap, memsw), reservation, swappiness, OOM killer."""
     m = r.memory
     assert m is not None
@@ -88,7 +88,7 @@ def apply_memory(dir: str, r: Resources) -> None:
         files.write(dir, "memory.swappiness", str(m.swappiness), spec_path=f"{MEMORY}/swappiness")
 
 
-def _apply_rt(dir: str, r: Resources) -> None:
+def _apply_rt(dir: str, r: "Resources") -> None:
     """cpu.rt_period_us / cpu.rt_runtime_us: inter-dependent, so a rejected period is retried after the runtime."""
     c = r.cpu
     assert c is not None
@@ -106,7 +106,7 @@ def _apply_rt(dir: str, r: Resources) -> None:
             files.write(dir, "cpu.rt_period_us", pending, spec_path=f"{CPU}/realtimePeriod")
 
 
-def apply_cpu(dir: str, r: Resources) -> None:
+def apply_cpu(dir: str, r: "Resources") -> None:
     """Implements `linux.resources.cpu`: shares, CFS quota/period/burst, idle, realtime runtime/period."""
     c = r.cpu
     assert c is not None
@@ -146,14 +146,14 @@ def apply_cpu(dir: str, r: Resources) -> None:
     _apply_rt(dir, r)
 
 
-def apply_pids(dir: str, r: Resources) -> None:
+def apply_pids(dir: str, r: "Resources") -> None:
     """Implements `linux.resources.pids.limit`: a negative limit is "max"; 0 is a real limit (no new tasks)."""
     assert r.pids is not None and r.pids.limit is not None
     limit = r.pids.limit
     files.write(dir, "pids.max", "max" if limit < 0 else str(limit), spec_path=f"{RES}/pids/limit")
 
 
-def apply_blkio(dir: str, r: Resources) -> None:
+def apply_blkio(dir: str, r: "Resources") -> None:
     """Implements `linux.resources.blockIO` (blkio.weight or, with BFQ, blkio.bfq.weight; throttle files)."""
     b = r.block_io
     assert b is not None
@@ -182,7 +182,7 @@ def apply_blkio(dir: str, r: Resources) -> None:
             files.write(dir, name, f"{td.major}:{td.minor} {td.rate}", spec_path=f"{BLKIO}/{field}/{i}")
 
 
-def apply_hugetlb(dir: str, r: Resources) -> None:
+def apply_hugetlb(dir: str, r: "Resources") -> None:
     """Implements `linux.resources.hugepageLimits` (limit and, where the kernel has it, the reservation limit)."""
     rsvd = True
     for i, h in enumerate(r.hugepage_limits):
@@ -197,13 +197,13 @@ def apply_hugetlb(dir: str, r: Resources) -> None:
                 rsvd = False
 
 
-def apply_net_cls(dir: str, r: Resources) -> None:
+def apply_net_cls(dir: str, r: "Resources") -> None:
     """Implements `linux.resources.network.classID`."""
     assert r.network is not None
     files.write(dir, "net_cls.classid", str(r.network.class_id), spec_path=f"{knobs.NETWORK}/classID")
 
 
-def apply_net_prio(dir: str, r: Resources) -> None:
+def apply_net_prio(dir: str, r: "Resources") -> None:
     """Implements `linux.resources.network.priorities` (net_prio.ifpriomap, one interface per write)."""
     assert r.network is not None
     for i, p in enumerate(r.network.priorities):
@@ -219,13 +219,13 @@ def rdma_line(device: str, hca_handles: int | None, hca_objects: int | None) -> 
     return " ".join(parts)
 
 
-def apply_rdma(dir: str, r: Resources) -> None:
+def apply_rdma(dir: str, r: "Resources") -> None:
     """Implements `linux.resources.rdma` (rdma.max)."""
     for dev, lim in r.rdma.items():
         files.write(dir, "rdma.max", rdma_line(dev, lim.hca_handles, lim.hca_objects), spec_path=f"{RES}/rdma/{dev}")
 
 
-def apply_devices(dir: str, r: Resources, device_paths: Iterable[str] = ()) -> None:
+def apply_devices(dir: str, r: "Resources", device_paths: "Iterable[str]" = ()) -> None:
     """Implements `linux.resources.devices` with the v1 devices controller.
 
     The cgroup is first reset to deny-all ("a" to devices.deny) or allow-all, then gets its exceptions. This
@@ -246,7 +246,7 @@ def apply_devices(dir: str, r: Resources, device_paths: Iterable[str] = ()) -> N
 
 
 # (controller, is it asked for?, writer) in runc's order. Devices are handled apart: always set.
-WRITERS: tuple[tuple[str, Callable[[Resources], bool], Callable[[str, Resources], None]], ...] = (
+WRITERS: "tuple[tuple[str, Callable[[Resources], bool], Callable[[str, Resources], None]], ...]" = (
     ("cpuset", knobs.wants_cpuset, apply_cpuset),
     ("memory", knobs.wants_memory, apply_memory),
     ("cpu", knobs.wants_cpu, apply_cpu),
@@ -345,11 +345,11 @@ class V1Manager:
 
     # -- limits
 
-    def _fallback(self, controller: str) -> Callable[[Resources], None] | None:
+    def _fallback(self, controller: str) -> "Callable[[Resources], None] | None":
         """Where to set a controller this host has no v1 hierarchy for (the hybrid manager uses cgroup2)."""
         return None
 
-    def _write_limits(self, r: Resources) -> None:
+    def _write_limits(self, r: "Resources") -> None:
         knobs.warn_kernel_memory(r)
         if r.unified:
             raise CgroupError("invalid configuration: cannot use unified on cgroup v1", spec_path=f"{RES}/unified")
@@ -366,7 +366,7 @@ class V1Manager:
                                   "available on this host", spec_path=knobs.spec_path_of(controller))
             fallback(r)
 
-    def set(self, resources: Resources, *, device_paths: Iterable[str] = ()) -> None:
+    def set(self, resources: "Resources", *, device_paths: "Iterable[str]" = ()) -> None:
         d = self._dirs.get("devices")
         if d is None:  # fatal, as in runc: a container without device control could open any host device
             raise CgroupError("the devices cgroup controller is not mounted: refusing to run without device control",
@@ -374,7 +374,7 @@ class V1Manager:
         apply_devices(d, resources, device_paths)
         self._write_limits(resources)
 
-    def update(self, resources: Resources) -> None:
+    def update(self, resources: "Resources") -> None:
         self._write_limits(resources)
 
     # -- processes
@@ -440,12 +440,12 @@ class V1Manager:
             except (ProcessLookupError, PermissionError):
                 pass
         # Frozen tasks do not act on a signal until thawed: thaw unless it was paused and the signal is not a kill.
-        if can_freeze and (not was_frozen or sig == signal.SIGKILL):
+        if can_freeze and (not was_frozen or sig == SIGKILL):
             self.thaw()
 
     def destroy(self) -> None:
         if self.pids():
-            self.kill_all(signal.SIGKILL)
+            self.kill_all(SIGKILL)
             if not dirs.wait_until(lambda: not self.pids(), 10.0):
                 raise CgroupError(f"cannot remove cgroup: {len(self.pids())} process(es) still in it after SIGKILL",
                                   path=self._dirs.get("devices"))
@@ -454,12 +454,12 @@ class V1Manager:
 
     # -- reporting
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> "dict[str, Any]":
         from pyrunc.cgroups import v1_stats
 
         return v1_stats.collect(self._dirs)
 
-    def oom_watcher(self) -> OomWatcher:
+    def oom_watcher(self) -> "OomWatcher":
         from pyrunc.cgroups.oom import EventfdOomWatcher
 
         d = self._dirs.get("memory")
@@ -467,9 +467,9 @@ class V1Manager:
             raise CgroupError("cannot watch for OOM events: the memory cgroup controller is not available")
         return EventfdOomWatcher(d)
 
-    def to_state(self) -> dict[str, Any]:
+    def to_state(self) -> "dict[str, Any]":
         return {"mode": self.mode, "dirs": self._dirs, "mounts": self._mounts, "rootless": self.rootless}
 
     @classmethod
-    def from_state(cls, d: dict[str, Any]) -> V1Manager:
+    def from_state(cls, d: "dict[str, Any]") -> "V1Manager":
         return cls(d["dirs"], d["mounts"], rootless=bool(d.get("rootless")))

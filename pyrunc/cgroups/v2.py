@@ -6,20 +6,20 @@ weight -> io.weight (or io.bfq.weight as is), and memory.swap, which in the spec
 net_cls/net_prio) are ignored with a warning, as runc ignores them. Devices are an eBPF program (`devices_bpf`).
 """
 
-from __future__ import annotations
-
 import errno
 import math
 import os
-import signal
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from _signal import SIGKILL
 
 from pyrunc.cgroups import dirs, files, knobs
 from pyrunc.cgroups.knobs import BLKIO, CPU, MEMORY, RES, given
 from pyrunc.errors import CgroupError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
+
     from pyrunc.cgroups.manager import OomWatcher
     from pyrunc.spec.model import Resources
 
@@ -65,14 +65,14 @@ def _num(v: int) -> str:
 # ------------------------------------------------------------------------------------------------ writers
 
 
-def apply_pids(dir: str, r: Resources) -> None:
+def apply_pids(dir: str, r: "Resources") -> None:
     """Implements `linux.resources.pids.limit` (pids.max; negative = max, 0 = no new tasks)."""
     assert r.pids is not None and r.pids.limit is not None
     limit = r.pids.limit
     files.write(dir, "pids.max", "max" if limit < 0 else str(limit), spec_path=f"{RES}/pids/limit")
 
 
-def apply_memory(dir: str, r: Resources) -> None:
+def apply_memory(dir: str, r: "Resources") -> None:
     """Implements `linux.resources.memory`: memory.max, memory.swap.max (converted), memory.low, checkBeforeUpdate."""
     m = r.memory
     assert m is not None
@@ -104,7 +104,7 @@ def apply_memory(dir: str, r: Resources) -> None:
         files.write(dir, "memory.low", _num(low), spec_path=f"{MEMORY}/reservation")
 
 
-def apply_io(dir: str, r: Resources) -> None:
+def apply_io(dir: str, r: "Resources") -> None:
     """Implements `linux.resources.blockIO`: weights via io.bfq.weight (or io.weight, converted), io.max throttles."""
     b = r.block_io
     assert b is not None
@@ -141,7 +141,7 @@ def _cpu_max(dir: str) -> tuple[str, str]:
     return (parts[0], parts[1]) if len(parts) == 2 else ("max", "100000")
 
 
-def apply_cpu(dir: str, r: Resources) -> None:
+def apply_cpu(dir: str, r: "Resources") -> None:
     """Implements `linux.resources.cpu`: cpu.weight (from shares), cpu.max (quota period), cpu.max.burst, cpu.idle."""
     c = r.cpu
     assert c is not None
@@ -170,7 +170,7 @@ def apply_cpu(dir: str, r: Resources) -> None:
             files.write(dir, "cpu.max.burst", pending_burst, spec_path=f"{CPU}/burst")
 
 
-def apply_cpuset(dir: str, r: Resources) -> None:
+def apply_cpuset(dir: str, r: "Resources") -> None:
     """Implements `linux.resources.cpu.cpus` / `.mems`."""
     assert r.cpu is not None
     if r.cpu.cpus:
@@ -179,7 +179,7 @@ def apply_cpuset(dir: str, r: Resources) -> None:
         files.write(dir, "cpuset.mems", r.cpu.mems, spec_path=f"{CPU}/mems")
 
 
-def apply_hugetlb(dir: str, r: Resources) -> None:
+def apply_hugetlb(dir: str, r: "Resources") -> None:
     """Implements `linux.resources.hugepageLimits` (hugetlb.<size>.max and .rsvd.max)."""
     rsvd = True
     for i, h in enumerate(r.hugepage_limits):
@@ -194,7 +194,7 @@ def apply_hugetlb(dir: str, r: Resources) -> None:
                 rsvd = False
 
 
-def apply_rdma(dir: str, r: Resources) -> None:
+def apply_rdma(dir: str, r: "Resources") -> None:
     """Implements `linux.resources.rdma` (rdma.max)."""
     from pyrunc.cgroups.v1 import rdma_line
 
@@ -202,7 +202,7 @@ def apply_rdma(dir: str, r: Resources) -> None:
         files.write(dir, "rdma.max", rdma_line(dev, lim.hca_handles, lim.hca_objects), spec_path=f"{RES}/rdma/{dev}")
 
 
-def apply_unified(dir: str, r: Resources) -> None:
+def apply_unified(dir: str, r: "Resources") -> None:
     """Implements `linux.resources.unified`: raw `<file>: <value>` pairs, one write per line of the value."""
     for key, value in r.unified.items():
         sp = f"{RES}/unified/{key}"
@@ -223,7 +223,7 @@ def apply_unified(dir: str, r: Resources) -> None:
             raise
 
 
-def apply_devices(dir: str, r: Resources, device_paths: Iterable[str] = ()) -> None:
+def apply_devices(dir: str, r: "Resources", device_paths: "Iterable[str]" = ()) -> None:
     """Implements `linux.resources.devices` with an eBPF device program attached to the cgroup."""
     from pyrunc.cgroups import devices_bpf
     from pyrunc.cgroups.devices import DeviceSet, rules_for
@@ -232,7 +232,7 @@ def apply_devices(dir: str, r: Resources, device_paths: Iterable[str] = ()) -> N
     devices_bpf.attach_program(dir, devices_bpf.build_program(target), spec_path=f"{RES}/devices")
 
 
-def warn_v1_only(r: Resources) -> None:
+def warn_v1_only(r: "Resources") -> None:
     if knobs.wants_net_cls(r) or knobs.wants_net_prio(r):
         knobs.warn("network.classID/priorities ignored: cgroup v2 has no net_cls/net_prio controllers")
 
@@ -282,7 +282,7 @@ class V2Manager:
             d = os.path.dirname(d)
         return out[::-1]
 
-    def enable(self, controllers: Iterable[str]) -> None:
+    def enable(self, controllers: "Iterable[str]") -> None:
         """Enable controllers for our cgroup: "+c" in the subtree_control of every ancestor, top-down."""
         wanted = sorted(controllers)
         for d in self._ancestors():
@@ -323,7 +323,7 @@ class V2Manager:
         if self.dir not in already:  # not already born there (CLONE_INTO_CGROUP)
             files.write(self.dir, "cgroup.procs", str(pid))
 
-    def _write_limits(self, r: Resources) -> None:
+    def _write_limits(self, r: "Resources") -> None:
         knobs.warn_kernel_memory(r)
         warn_v1_only(r)
         have = None
@@ -339,13 +339,13 @@ class V2Manager:
                                   spec_path=knobs.spec_path_of(controller))
             writer(self.dir, r)
 
-    def set(self, resources: Resources, *, device_paths: Iterable[str] = ()) -> None:
+    def set(self, resources: "Resources", *, device_paths: "Iterable[str]" = ()) -> None:
         self._write_limits(resources)
         apply_devices(self.dir, resources, device_paths)
         if resources.unified:
             apply_unified(self.dir, resources)
 
-    def update(self, resources: Resources) -> None:
+    def update(self, resources: "Resources") -> None:
         self._write_limits(resources)
         if resources.unified:
             apply_unified(self.dir, resources)
@@ -370,7 +370,7 @@ class V2Manager:
 
     def kill_all(self, sig: int) -> None:
         """SIGKILL: cgroup.kill (atomic, kernel >= 5.14). Other signals: freeze, signal each pid, restore."""
-        if sig == signal.SIGKILL and files.exists(self.dir, "cgroup.kill"):
+        if sig == SIGKILL and files.exists(self.dir, "cgroup.kill"):
             files.write(self.dir, "cgroup.kill", "1")
             return
         can_freeze = files.exists(self.dir, "cgroup.freeze")
@@ -382,12 +382,12 @@ class V2Manager:
                 os.kill(pid, sig)
             except (ProcessLookupError, PermissionError):
                 pass
-        if can_freeze and (not was_frozen or sig == signal.SIGKILL):
+        if can_freeze and (not was_frozen or sig == SIGKILL):
             self.thaw()
 
     def destroy(self) -> None:
         if self.pids():
-            self.kill_all(signal.SIGKILL)
+            self.kill_all(SIGKILL)
             if not dirs.wait_until(lambda: not self.pids(), 10.0):
                 raise CgroupError(f"cannot remove cgroup: {len(self.pids())} process(es) still in it after SIGKILL",
                                   path=self.dir)
@@ -395,19 +395,19 @@ class V2Manager:
 
     # -- reporting
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> "dict[str, Any]":
         from pyrunc.cgroups import v2_stats
 
         return v2_stats.collect(self.dir)
 
-    def oom_watcher(self) -> OomWatcher:
+    def oom_watcher(self) -> "OomWatcher":
         from pyrunc.cgroups.oom import PollOomWatcher
 
         return PollOomWatcher(self.dir)
 
-    def to_state(self) -> dict[str, Any]:
+    def to_state(self) -> "dict[str, Any]":
         return {"mode": self.mode, "dir": self.dir, "mountpoint": self.mountpoint, "rootless": self.rootless}
 
     @classmethod
-    def from_state(cls, d: dict[str, Any]) -> V2Manager:
+    def from_state(cls, d: "dict[str, Any]") -> "V2Manager":
         return cls(d["dir"], d["mountpoint"], rootless=bool(d.get("rootless")))

@@ -6,8 +6,6 @@ construction). The kernel requires every byte past the fields it knows to be zer
 buffer of the union's full size (`_ATTR_SIZE`).
 """
 
-from __future__ import annotations
-
 import ctypes
 import errno
 import os

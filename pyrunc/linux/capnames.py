@@ -4,8 +4,6 @@ Pure data, no ctypes: config validation (`pyrunc.spec.validate`) checks `process
 without loading libc. Names are the spelling config.json uses (capabilities(7), with the `CAP_` prefix).
 """
 
-from __future__ import annotations
-
 # Index = capability number.
 CAP_NAMES: tuple[str, ...] = (
     "CAP_CHOWN",  # 0

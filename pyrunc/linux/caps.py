@@ -3,8 +3,6 @@
 The bounding and ambient sets are changed with prctl (see `pyrunc.linux.prctl`); this module owns the rest.
 """
 
-from __future__ import annotations
-
 import ctypes
 
 from pyrunc.linux.libc import raw_syscall

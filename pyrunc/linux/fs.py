@@ -7,8 +7,6 @@ magic numbers and the checks that an open fd is the inode we expect (char device
 on procfs).
 """
 
-from __future__ import annotations
-
 import ctypes
 import errno
 import os

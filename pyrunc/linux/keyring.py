@@ -4,8 +4,6 @@ Without a new session keyring, every container would share the host's session ke
 fscrypt keys) stored there would be visible to them all.
 """
 
-from __future__ import annotations
-
 import ctypes
 import errno
 

@@ -5,15 +5,16 @@ return codes or errno themselves (ARCHITECTURE rule 2). libc is loaded at import
 pivot_root the host's libraries are no longer reachable by path.
 """
 
-from __future__ import annotations
-
 import ctypes
 import errno
 import os
-from collections.abc import Callable
-from typing import Any
 
 from pyrunc.errors import SyscallError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 libc = ctypes.CDLL("libc.so.6", use_errno=True)
 libc.syscall.restype = ctypes.c_long
@@ -45,8 +46,8 @@ def sysno(name: str) -> int:
 
 
 def call(
-    fn: Callable[..., Any],
-    *args: Any,
+    fn: "Callable[..., Any]",
+    *args: "Any",
     op: str,
     path: str | None = None,
     detail: str | None = None,
@@ -64,7 +65,7 @@ def call(
         raise SyscallError(op, err, path=path, detail=detail, spec_path=spec_path)
 
 
-def raw_syscall(name: str, *args: Any, path: str | None = None, detail: str | None = None,
+def raw_syscall(name: str, *args: "Any", path: str | None = None, detail: str | None = None,
                 spec_path: str | None = None) -> int:
     """A syscall by name through syscall(2), for calls glibc does not wrap."""
     return call(libc.syscall, ctypes.c_long(sysno(name)), *args, op=name, path=path, detail=detail,
@@ -73,9 +74,3 @@ def raw_syscall(name: str, *args: Any, path: str | None = None, detail: str | No
 
 def fsencode(s: str | bytes) -> bytes:
     return s if isinstance(s, bytes) else os.fsencode(s)
-
-
-def find_library(name: str) -> str | None:
-    import ctypes.util  # slow (pulls in subprocess and tempfile): only when really needed
-
-    return ctypes.util.find_library(name)

@@ -13,15 +13,16 @@ is declared here, once. `ctypes.util.find_library` is not used: it runs ldconfig
 libseccomp reports failures as negative errno values; they become `SyscallError(op, errno)` here.
 """
 
-from __future__ import annotations
-
 import ctypes
 import errno
 import os
-from collections.abc import Sequence
 
 from pyrunc.errors import SyscallError
 from pyrunc.linux.libc import raw_syscall
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 SONAME = "libseccomp.so.2"
 
@@ -194,7 +195,7 @@ class FilterContext:
             raise SyscallError("seccomp_init", errno.EINVAL, detail=f"default action {default_action:#x}")
         self._ctx: int | None = ctx
 
-    def __enter__(self) -> FilterContext:
+    def __enter__(self) -> "FilterContext":
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -225,7 +226,7 @@ class FilterContext:
         _check(_lib().seccomp_attr_get(self.ctx, attr, ctypes.byref(out)), "seccomp_attr_get")
         return int(out.value)
 
-    def add_rule(self, action: int, syscall_nr: int, conditions: Sequence[tuple[int, int, int, int]]) -> None:
+    def add_rule(self, action: int, syscall_nr: int, conditions: "Sequence[tuple[int, int, int, int]]") -> None:
         """seccomp_rule_add_array; `conditions` are (arg index, SCMP_CMP_*, datum_a, datum_b), ANDed."""
         arr = (ArgCmp * max(1, len(conditions)))()
         for i, (index, op, a, b) in enumerate(conditions):

@@ -6,8 +6,6 @@ path string: a mount made with `move_mount(tree_fd -> target_fd)` cannot be redi
 after the target was resolved (CVE-2021-30465, CVE-2025-52881), and needs no /proc to reach the fd.
 """
 
-from __future__ import annotations
-
 import ctypes
 import os
 

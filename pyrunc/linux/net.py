@@ -1,10 +1,8 @@
 """Bring the loopback interface up in a new network namespace (runc does this; no `ip` binary needed)."""
 
-from __future__ import annotations
-
+import _socket
 import errno
 import fcntl
-import socket
 import struct
 
 from pyrunc.errors import SyscallError
@@ -17,7 +15,7 @@ _IFREQ = "16sH22x"  # struct ifreq: name[IFNAMSIZ], short ifr_flags, padding to 
 
 def set_link_up(name: str = "lo") -> None:
     """ioctl(SIOCSIFFLAGS) with IFF_UP added to the interface's flags, on an AF_INET socket."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
     try:
         req = struct.pack(_IFREQ, name.encode(), 0)
         flags = struct.unpack(_IFREQ, fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, req))[1]

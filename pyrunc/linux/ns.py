@@ -3,8 +3,6 @@
 Python 3.12 has `os.unshare`/`os.setns`; 3.11 does not, so ctypes is used there. Both raise SyscallError.
 """
 
-from __future__ import annotations
-
 import errno
 import os
 

@@ -6,8 +6,6 @@ as /var/run/netns/NAME) is opened, so a path naming a fifo or a device cannot bl
 The type then comes from ioctl(NS_GET_NSTYPE) (Linux 4.11), which returns the namespace's CLONE_NEW* flag.
 """
 
-from __future__ import annotations
-
 import errno
 import fcntl
 import os

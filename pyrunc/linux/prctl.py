@@ -1,7 +1,5 @@
 """prctl(2) operations pyrunc needs, one function each (names say what they set)."""
 
-from __future__ import annotations
-
 import ctypes
 
 from pyrunc.linux.libc import call, libc

@@ -1,7 +1,5 @@
 """Process-level calls: /proc/<pid>/stat start time, pidfds, fd hygiene, rlimits, oom_score_adj, host/domain name."""
 
-from __future__ import annotations
-
 import ctypes
 import errno
 import os

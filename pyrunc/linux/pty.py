@@ -5,13 +5,11 @@ devpts instance), and the slave is reached with TIOCGPTPEER instead of by path: 
 swapped for a symlink by a racing process (SECURITY rule 2, CVE-2025-52565 is the console variant).
 """
 
-from __future__ import annotations
-
+import _socket
 import array
 import errno
 import fcntl
 import os
-import socket
 import stat
 import struct
 import termios
@@ -75,20 +73,20 @@ def get_winsize(fd: int) -> tuple[int, int]:
     return rows, cols
 
 
-def send_fd(sock: socket.socket, fd: int, name: str) -> None:
+def send_fd(sock: _socket.socket, fd: int, name: str) -> None:
     """runc's console-socket protocol: ONE sendmsg, payload = the pty's name, ONE fd in an SCM_RIGHTS cmsg.
 
     go-runc's receiver requires exactly CmsgSpace(4) bytes of ancillary data.
     """
-    sock.sendmsg([name.encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
+    sock.sendmsg([name.encode()], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", [fd]))])
 
 
-def recv_fd(sock: socket.socket) -> tuple[int, str]:
+def recv_fd(sock: _socket.socket) -> tuple[int, str]:
     """The receiving side of `send_fd` (used by `run` with a terminal and no --console-socket)."""
     fds = array.array("i")
-    msg, anc, _flags, _addr = sock.recvmsg(4096, socket.CMSG_SPACE(fds.itemsize))
+    msg, anc, _flags, _addr = sock.recvmsg(4096, _socket.CMSG_SPACE(fds.itemsize))
     for level, kind, data in anc:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
             fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
     if not fds:
         raise SyscallError("recvmsg", errno.EBADMSG, detail="no pty master fd received")
@@ -97,7 +95,7 @@ def recv_fd(sock: socket.socket) -> tuple[int, str]:
     return fds[0], msg.decode(errors="replace")
 
 
-def hand_over(console: socket.socket, master: int, slave: int, spec_path: str | None = None) -> None:
+def hand_over(console: _socket.socket, master: int, slave: int, spec_path: str | None = None) -> None:
     """Send the pty master to the console socket (runc's protocol: one SCM_RIGHTS fd, "/dev/ptmx" as payload),
     close our copies, and make the slave this session's stdio and controlling terminal. Closes `console`."""
     try:

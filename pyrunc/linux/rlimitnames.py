@@ -4,8 +4,6 @@ Python's `resource` module lacks some of these (RLIMIT_LOCKS), so the numbers ar
 The set is runc's (`rlimitMap`): every limit getrlimit(2) documents on Linux.
 """
 
-from __future__ import annotations
-
 RLIMIT_NUMBERS: dict[str, int] = {
     "RLIMIT_CPU": 0,
     "RLIMIT_FSIZE": 1,

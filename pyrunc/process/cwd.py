@@ -4,8 +4,6 @@ The verification answers CVE-2024-21626 ("Leaky Vessels"): a cwd reached through
 (`/proc/self/fd/N`) lies outside the container's root; getcwd(3) then reports "(unreachable)..." or fails.
 """
 
-from __future__ import annotations
-
 import errno
 import os
 import stat

@@ -20,32 +20,39 @@ that joins cannot be the container's process; it forks it and exits. The parent 
 is adopted by it (`exec` waits for it) and, when `exec -d` exits, by the caller's subreaper (containerd's shim,
 conmon), which reaps it: no pyrunc process outlives `exec -d` (CLIENTS.md 4.3).
 
-Everything these stages use is imported at the top of this module, before any fork: once in the container's mount
-namespace the host's Python library is out of reach (ARCHITECTURE rule 7).
+Everything these stages use is imported before any fork: once in the container's mount namespace the host's
+Python library is out of reach (ARCHITECTURE rule 7). What every exec needs is imported at the top of this module;
+what only some need (a console, seccomp) is imported by the parent through `preload`, and named here by local
+imports that only look it up in sys.modules.
 """
 
-from __future__ import annotations
-
+import _signal
 import errno
 import os
-import signal
-import socket
 import sys
-from typing import NoReturn
 
 from pyrunc.errors import SyscallError
-from pyrunc.linux import keyring, ns, prctl, proc, pty
+from pyrunc.linux import keyring, ns, prctl, proc
 from pyrunc.linux import mount as lm
 from pyrunc.process import cwd as cwd_step
 from pyrunc.process import program, sync
-from pyrunc.process.config import ExecConfig
 from pyrunc.process.sync import Msg
 from pyrunc.security import capabilities, credentials
 
-try:
-    from pyrunc.security import seccomp as _seccomp
-except ImportError:  # pragma: no cover
-    _seccomp = None  # type: ignore[assignment]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import _socket
+    from typing import NoReturn
+
+    from pyrunc.process.config import ExecConfig
+
+
+def preload(cfg: "ExecConfig") -> None:
+    """Import, in the parent before the first fork, what only some execs need: a console, seccomp."""
+    if cfg.console is not None:
+        __import__("pyrunc.linux.pty")
+    if cfg.seccomp is not None:
+        __import__("pyrunc.security.seccomp")
 
 # Non-user namespaces in the order they are joined; mount last: after it nothing on the host can be named.
 JOIN_ORDER = ("cgroup", "ipc", "uts", "network", "pid", "time", "mount")
@@ -58,7 +65,7 @@ def _set_step(name: str) -> None:
     _step = name
 
 
-def _report(sock: socket.socket, e: BaseException) -> None:
+def _report(sock: "_socket.socket", e: BaseException) -> None:
     """ERROR to the parent. No config pointer: an exec'd process comes from flags or a process file, and runc's
     exec errors carry none (`exec: "sh": executable file not found in $PATH`)."""
     fields = sync.error_fields(e, _step)
@@ -72,7 +79,7 @@ def _report(sock: socket.socket, e: BaseException) -> None:
 # ------------------------------------------------------------------------------------------------ stage 1
 
 
-def intermediate_main(cfg: ExecConfig, sock: socket.socket) -> NoReturn:
+def intermediate_main(cfg: "ExecConfig", sock: "_socket.socket") -> "NoReturn":
     """Child entry after the first fork. Never returns: every path ends in os._exit."""
     try:
         _intermediate(cfg, sock)
@@ -85,7 +92,7 @@ def intermediate_main(cfg: ExecConfig, sock: socket.socket) -> NoReturn:
         os._exit(255)
 
 
-def _intermediate(cfg: ExecConfig, sock: socket.socket) -> None:
+def _intermediate(cfg: "ExecConfig", sock: "_socket.socket") -> None:
     _set_step("exec")
     # Non-dumpable before we share anything with the container: a container process must not ptrace us or open
     # /proc/<pid>/{fd,exe,mem} of a process holding host fds and running the host's python (CVE-2016-9962,
@@ -93,7 +100,7 @@ def _intermediate(cfg: ExecConfig, sock: socket.socket) -> None:
     prctl.set_dumpable(False)
     prctl.set_name("pyrunc:[1:EXEC]")
     proc.set_process_title("pyrunc exec [intermediate]")
-    prctl.set_pdeathsig(signal.SIGKILL)
+    prctl.set_pdeathsig(_signal.SIGKILL)
     if os.getppid() != cfg.parent_pid:
         os._exit(1)
     # Only what the process may receive (stdio, preserved fds, the console) and our channels survive: no host fd
@@ -185,7 +192,7 @@ def _join_namespaces(join: list[tuple[str, int]]) -> None:
 # ------------------------------------------------------------------------------------------------ stage 2
 
 
-def exec_main(cfg: ExecConfig, sock: socket.socket) -> NoReturn:
+def exec_main(cfg: "ExecConfig", sock: "_socket.socket") -> "NoReturn":
     """Child entry after the second fork, inside the container. Never returns: execve, or os._exit."""
     try:
         _exec(cfg, sock)
@@ -197,14 +204,14 @@ def exec_main(cfg: ExecConfig, sock: socket.socket) -> NoReturn:
         os._exit(255)
 
 
-def _warn(sock: socket.socket, message: str) -> None:
+def _warn(sock: "_socket.socket", message: str) -> None:
     try:
         sync.send(sock, Msg.WARN, message=message)
     except OSError:
         pass
 
 
-def _exec(cfg: ExecConfig, sock: socket.socket) -> None:
+def _exec(cfg: "ExecConfig", sock: "_socket.socket") -> None:
     process = cfg.process
 
     _set_step("exec")
@@ -226,6 +233,8 @@ def _exec(cfg: ExecConfig, sock: socket.socket) -> None:
         # From the container's /dev/ptmx (its devpts instance: we are in its mount namespace); the master goes to
         # the console socket with runc's framing, the slave becomes stdio and controlling terminal.
         _set_step("console")
+        from pyrunc.linux import pty  # preloaded: only a process with a terminal needs it
+
         master, slave, _name = pty.open_pty("/dev/ptmx")
         if process.console_size is not None:
             pty.set_winsize(master, process.console_size.height, process.console_size.width)
@@ -299,18 +308,19 @@ def _exec(cfg: ExecConfig, sock: socket.socket) -> None:
 
     _set_step("exec")
     # Python ignores SIGPIPE and SIGXFSZ; ignored dispositions survive execve, handled ones do not.
-    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
-        signal.signal(sig, signal.SIG_DFL)
+    for sig in (_signal.SIGPIPE, _signal.SIGXFSZ):
+        _signal.signal(sig, _signal.SIG_DFL)
     # Every fd but stdio and the preserved ones is close-on-exec (CVE-2024-21626), the sync socket included: its
     # EOF tells the parent the program runs. If execve fails, the socket is still open for the ERROR.
     proc.set_cloexec_from(3 + cfg.extra_fds)
     os.execve(path, list(process.args), program.env_dict(env))
 
 
-def _load_seccomp(cfg: ExecConfig, sock: socket.socket) -> None:
+def _load_seccomp(cfg: "ExecConfig", sock: "_socket.socket") -> None:
     """Implements the container's `linux.seccomp` for the exec'd process (runc applies it to exec too)."""
-    assert _seccomp is not None
-    fd = _seccomp.load_filter(cfg.seccomp)
+    from pyrunc.security import seccomp  # preloaded: only containers with linux.seccomp need it
+
+    fd = seccomp.load_filter(cfg.seccomp)
     if fd is not None:
         sync.send(sock, Msg.SECCOMP, fd=fd)
         sync.expect(sock, Msg.SECCOMP_DONE)

@@ -7,8 +7,6 @@ only after denying setgroups(2) (user_namespaces(7)); as root we keep setgroups 
 `process.user.additionalGids`.
 """
 
-from __future__ import annotations
-
 import errno
 import os
 

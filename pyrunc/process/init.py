@@ -5,26 +5,31 @@ failure goes to the parent as ERROR(step, errno, message, config pointer) and th
 After that (waiting on exec.fifo, startContainer hooks, execve), the parent is gone: a failure is written to the
 container's stderr and the init exits 255.
 
-Everything the sequence uses is imported at the top of this module, before any fork: after pivot_root the host's
-Python library is out of reach, so nothing may be imported lazily here (ARCHITECTURE rule 7).
+Everything the sequence uses is imported before any fork: after pivot_root the host's Python library is out of
+reach, so nothing may be imported here that is not already loaded (ARCHITECTURE rule 7). What every container
+needs is imported at the top of this module; what only some configs need (a console, hooks, seccomp; see
+`modules_needed`) is imported by the parent through `preload`, before the first fork, and named here by local
+imports that only look it up in sys.modules.
 """
 
-from __future__ import annotations
-
-import json
+import _signal
 import os
-import signal
-import socket
-from typing import Any, NoReturn
 
-from pyrunc.linux import keyring, net, prctl, proc, pty
+from pyrunc import quickjson
+from pyrunc.linux import keyring, net, prctl, proc
 from pyrunc.process import cwd as cwd_step
 from pyrunc.process import program, sync
-from pyrunc.process.config import ProcessConfig
 from pyrunc.process.sync import Msg, StepError
 from pyrunc.runtime import execfifo
-from pyrunc.runtime.hooks import run_hooks
 from pyrunc.security import capabilities, credentials
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import _socket
+    from typing import Any, NoReturn
+
+    from pyrunc.process.config import ProcessConfig
+    from pyrunc.spec.model import Hook
 
 try:  # written in parallel by the rootfs helper; guarded so the rest of pyrunc imports without it
     from pyrunc.rootfs import prepare as _rootfs
@@ -32,13 +37,31 @@ except ImportError as _e:  # pragma: no cover - until pyrunc/rootfs/prepare.py l
     _rootfs = None  # type: ignore[assignment]
     _ROOTFS_IMPORT_ERROR = str(_e)
 
-try:
-    from pyrunc.security import seccomp as _seccomp
-except ImportError:  # pragma: no cover
-    _seccomp = None  # type: ignore[assignment]
+
+def modules_needed(cfg: "ProcessConfig") -> list[str]:
+    """The modules the init of this config uses that are not imported at the top of this module."""
+    spec = cfg.spec
+    names = []
+    if cfg.console is not None:
+        names.append("pyrunc.linux.pty")
+    if spec.hooks.create_container or spec.hooks.start_container:
+        names.append("pyrunc.runtime.hooks")
+    if cfg.seccomp is not None:
+        names.append("pyrunc.security.seccomp")
+    if _rootfs is not None:
+        names += _rootfs.modules_needed(spec)
+    return names
+
+
+def preload(cfg: "ProcessConfig") -> None:
+    """Import `modules_needed(cfg)`: in the parent, before the first fork (the init cannot import after
+    pivot_root, and the host's Python library may not even be readable from a new user namespace)."""
+    for name in modules_needed(cfg):
+        __import__(name)
+
 
 _step = "init"
-_sock: socket.socket | None = None
+_sock: "_socket.socket | None" = None
 # After `start` released us: the write end of exec.fifo, which `start` reads until EOF (execve closes it). A failure
 # from then on (a startContainer hook, execve itself) is written there, so `start` reports it and fails.
 _start_fd: int | None = None
@@ -49,7 +72,7 @@ def _set_step(name: str) -> None:
     _step = name
 
 
-def main(cfg: ProcessConfig, sock: socket.socket) -> NoReturn:
+def main(cfg: "ProcessConfig", sock: "_socket.socket") -> "NoReturn":
     """Child entry after the second fork. Never returns: execve, or os._exit."""
     global _sock
     _sock = sock
@@ -76,10 +99,10 @@ def _report_late(e: BaseException) -> None:
     Before that (a signal while parked), only the container's stderr can be told, as runc does."""
     f = sync.error_fields(e, _step)
     if _start_fd is not None:
-        data = json.dumps(f, separators=(",", ":")).encode()
+        data = quickjson.dumps(f, separators=(",", ":")).encode()
         if len(data) > _LATE_MAX:
             f["message"] = str(f["message"])[: _LATE_MAX // 2] + "..."
-            data = json.dumps(f, separators=(",", ":")).encode()[:_LATE_MAX]
+            data = quickjson.dumps(f, separators=(",", ":")).encode()[:_LATE_MAX]
         try:
             os.write(_start_fd, data)
             return
@@ -99,7 +122,7 @@ def _warn(message: str) -> None:
             pass
 
 
-def _init(cfg: ProcessConfig) -> None:
+def _init(cfg: "ProcessConfig") -> None:
     global _sock, _start_fd
     assert _sock is not None and cfg.spec.process is not None
     sock = _sock
@@ -152,8 +175,8 @@ def _init(cfg: ProcessConfig) -> None:
     # new pid namespace), not the host pid the runtime-namespace hooks get.
     _set_step("createContainer hooks")
     hook_state = dict(hook_state, pid=os.getpid())
-    run_hooks("createContainer", spec.hooks.create_container, dict(hook_state, status="creating"),
-              cwd=spec.root.path)  # runc runs them from the rootfs (before pivot_root)
+    _run_hooks("createContainer", spec.hooks.create_container, dict(hook_state, status="creating"),
+               cwd=spec.root.path)  # runc runs them from the rootfs (before pivot_root)
 
     _set_step("pivot_root")
     _rootfs.pivot_rootfs(spec.root.path, no_pivot=cfg.no_pivot)
@@ -167,6 +190,8 @@ def _init(cfg: ProcessConfig) -> None:
         # master goes to the console socket (runc's protocol: one fd, the name as payload), the slave becomes
         # our stdio and controlling terminal.
         _set_step("console")
+        from pyrunc.linux import pty  # preloaded: only configs with a terminal need it
+
         master, slave, _name = pty.open_pty("/dev/ptmx")
         if process.console_size is not None:
             pty.set_winsize(master, process.console_size.height, process.console_size.width)
@@ -271,7 +296,7 @@ def _init(cfg: ProcessConfig) -> None:
     # a process from outside unless it handles them: `kill <created-id> TERM` must stop a created container, as
     # it stops runc's (whose Go init handles every signal). The handlers exit at once; execve resets them.
     for sig in _PARKED_EXIT_SIGNALS:
-        signal.signal(sig, _exit_on_signal)
+        _signal.signal(sig, _exit_on_signal)
 
     # EOF on the sync socket tells the parent set-up succeeded; `create` returns now.
     sock.close()
@@ -282,12 +307,12 @@ def _init(cfg: ProcessConfig) -> None:
     os.close(cfg.fifo_fd)
 
     _set_step("startContainer hooks")
-    run_hooks("startContainer", spec.hooks.start_container, dict(hook_state, status="created"))
+    _run_hooks("startContainer", spec.hooks.start_container, dict(hook_state, status="created"))
 
     _set_step("exec")
     # Python ignores SIGPIPE and SIGXFSZ; ignored dispositions survive execve, handled ones do not.
-    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
-        signal.signal(sig, signal.SIG_DFL)
+    for sig in (_signal.SIGPIPE, _signal.SIGXFSZ):
+        _signal.signal(sig, _signal.SIG_DFL)
     # Nothing of ours may reach the container process: every fd but stdio and the preserved ones is marked
     # close-on-exec (CVE-2024-21626: a leaked host fd became the container's cwd).
     proc.set_cloexec_from(3 + cfg.extra_fds)
@@ -296,16 +321,23 @@ def _init(cfg: ProcessConfig) -> None:
 
 # ------------------------------------------------------------------------------------------------ steps
 
-_PARKED_EXIT_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2,
-                        signal.SIGALRM)
+_PARKED_EXIT_SIGNALS = (_signal.SIGHUP, _signal.SIGINT, _signal.SIGQUIT, _signal.SIGTERM, _signal.SIGUSR1,
+                        _signal.SIGUSR2, _signal.SIGALRM)
 
 
-def _exit_on_signal(signum: int, frame: Any) -> None:
+def _exit_on_signal(signum: int, frame: "Any") -> None:
     os._exit(128 + signum)
 
 
 
-def _host_side_trees(cfg: ProcessConfig, sock: socket.socket) -> dict[int, int]:
+def _run_hooks(kind: str, hooks: "tuple[Hook, ...]", state: "dict[str, Any]", cwd: str | None = None) -> None:
+    if hooks:
+        from pyrunc.runtime.hooks import run_hooks  # preloaded: only configs with hooks need it
+
+        run_hooks(kind, hooks, state, cwd=cwd)
+
+
+def _host_side_trees(cfg: "ProcessConfig", sock: "_socket.socket") -> dict[int, int]:
     """Mount index -> detached tree made by the parent, for the mounts we cannot make as root of a user namespace
     (`prepare.host_side_mounts`). Asked for before the first mount; one MOUNT_FD (+fd) comes back per mount."""
     assert _rootfs is not None
@@ -318,10 +350,10 @@ def _host_side_trees(cfg: ProcessConfig, sock: socket.socket) -> dict[int, int]:
         while len(trees) < len(wanted):
             kind, fields, fd = sync.recv(sock)
             index = fields.get("index")
-            if kind is not Msg.MOUNT_FD or fd is None or index not in wanted or index in trees:
+            if kind != Msg.MOUNT_FD or fd is None or index not in wanted or index in trees:
                 if fd is not None:
                     os.close(fd)
-                raise sync.ProtocolError(f"sync: expected MOUNT_FD for one of mounts {wanted}, got {kind.value}")
+                raise sync.ProtocolError(f"sync: expected MOUNT_FD for one of mounts {wanted}, got {kind}")
             trees[index] = fd
     except BaseException:
         for fd in trees.values():
@@ -330,10 +362,11 @@ def _host_side_trees(cfg: ProcessConfig, sock: socket.socket) -> dict[int, int]:
     return trees
 
 
-def _load_seccomp(cfg: ProcessConfig, sock: socket.socket) -> None:
+def _load_seccomp(cfg: "ProcessConfig", sock: "_socket.socket") -> None:
     """Implements `linux.seccomp`. A notify fd goes to the parent, which sends it to `listenerPath` (host side)."""
-    assert _seccomp is not None
-    fd = _seccomp.load_filter(cfg.seccomp)
+    from pyrunc.security import seccomp  # preloaded: only configs with linux.seccomp need it
+
+    fd = seccomp.load_filter(cfg.seccomp)
     if fd is not None:
         sync.send(sock, Msg.SECCOMP, fd=fd)
         sync.expect(sock, Msg.SECCOMP_DONE)

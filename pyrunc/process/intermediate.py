@@ -6,21 +6,23 @@ soon as the parent knows the init's pid, so no pyrunc process outlives `create` 
 parent, a child subreaper, and then to the caller when `create` exits).
 """
 
-from __future__ import annotations
-
 import errno
 import os
-import signal
-import socket
 import sys
-from typing import NoReturn
+from _signal import SIGKILL
 
 from pyrunc.errors import SyscallError
 from pyrunc.linux import ns, prctl, proc
 from pyrunc.process import init as init_stage
 from pyrunc.process import sync
-from pyrunc.process.config import ProcessConfig
 from pyrunc.process.sync import Msg
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import _socket
+    from typing import NoReturn
+
+    from pyrunc.process.config import ProcessConfig
 
 _step = "intermediate"
 
@@ -30,7 +32,7 @@ def _set_step(name: str) -> None:
     _step = name
 
 
-def main(cfg: ProcessConfig, sock: socket.socket) -> NoReturn:
+def main(cfg: "ProcessConfig", sock: "_socket.socket") -> "NoReturn":
     """Child entry after the first fork. Never returns: every path ends in os._exit."""
     try:
         _stage(cfg, sock)
@@ -43,7 +45,7 @@ def main(cfg: ProcessConfig, sock: socket.socket) -> NoReturn:
         os._exit(255)
 
 
-def _stage(cfg: ProcessConfig, sock: socket.socket) -> None:
+def _stage(cfg: "ProcessConfig", sock: "_socket.socket") -> None:
     _set_step("intermediate")
     # Non-dumpable from the first instruction: nothing may ptrace us or open our /proc files once we share a
     # namespace with container processes (CVE-2016-9962, CVE-2019-5736).
@@ -52,7 +54,7 @@ def _stage(cfg: ProcessConfig, sock: socket.socket) -> None:
     proc.set_process_title("pyrunc init [intermediate]")
     # Die with the parent (a killed `pyrunc create` must not leave us behind); re-check for the race where it
     # died before the prctl.
-    prctl.set_pdeathsig(signal.SIGKILL)
+    prctl.set_pdeathsig(SIGKILL)
     if os.getppid() != cfg.parent_pid:
         os._exit(1)
     # Hold only what the container may receive (stdio, preserved fds) and our own channels.

@@ -4,8 +4,6 @@ Shared by the container's init (`pyrunc.process.init`) and by `exec` (`pyrunc.pr
 after pivot_root / after joining the container's mount namespace, so this module imports nothing lazily.
 """
 
-from __future__ import annotations
-
 import errno
 import os
 import stat

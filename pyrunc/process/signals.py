@@ -4,23 +4,24 @@
 `TERM`/`KILL` without the prefix). Unknown names and numbers outside 1..SIGRTMAX are refused with runc's wording
 (`invalid signal: X`, moby/sys/signal's ParseSignal which runc >= 1.2 uses).
 
-This module is on `kill`'s hot path: it imports only `signal`.
+This module is on `run`'s path: it imports only `_signal` (the C module behind `signal`, which builds enums:
+~4 ms); the names come from `signal` when a name is asked for.
 """
 
-from __future__ import annotations
-
-import signal
+import _signal
 
 # Linux names that Python's `signal` module does not spell (aliases kept by the kernel headers and by runc's table).
-_ALIASES = {"IOT": signal.SIGABRT, "POLL": signal.SIGIO, "CLD": signal.SIGCHLD}
+_ALIASES = {"IOT": _signal.SIGABRT, "POLL": _signal.SIGIO, "CLD": _signal.SIGCHLD}
 # Signals `run` handles itself instead of forwarding: SIGCHLD (reaping), SIGWINCH (terminal resize), the two that
 # cannot be caught, and the synchronous fault signals (a Python handler for a real SIGSEGV would loop on the fault).
 # runc also skips SIGURG, which the Go runtime uses internally; we forward it.
-NOT_FORWARDED = frozenset({signal.SIGCHLD, signal.SIGWINCH, signal.SIGKILL, signal.SIGSTOP,
-                           signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE})
+NOT_FORWARDED = frozenset({_signal.SIGCHLD, _signal.SIGWINCH, _signal.SIGKILL, _signal.SIGSTOP,
+                           _signal.SIGSEGV, _signal.SIGBUS, _signal.SIGILL, _signal.SIGFPE})
 
 
 def _table() -> dict[str, int]:
+    import signal
+
     names: dict[str, int] = {}
     for s in signal.Signals:
         if s.name.startswith("SIG") and not s.name.startswith("SIG_"):
@@ -45,7 +46,7 @@ def parse_signal(raw: str) -> int:
     text = raw.strip()
     if text.lstrip("-").isdigit():
         n = int(text)
-        if not 0 <= n <= int(signal.SIGRTMAX):  # 0 probes liveness (runc accepts any number)
+        if not 0 <= n <= _signal.SIGRTMAX:  # 0 probes liveness (runc accepts any number)
             raise _invalid(raw)
         return n
     name = text.upper()
@@ -59,17 +60,19 @@ def parse_signal(raw: str) -> int:
 
 def signal_name(num: int) -> str:
     """`9` -> `SIGKILL`; real-time signals as `SIGRTMIN+n`; unknown numbers as `SIG<n>`."""
+    import signal
+
     try:
         return signal.Signals(num).name
     except ValueError:
         pass
-    lo = int(signal.SIGRTMIN)
-    if lo < num < int(signal.SIGRTMAX):
+    lo = _signal.SIGRTMIN
+    if lo < num < _signal.SIGRTMAX:
         return f"SIGRTMIN+{num - lo}"
     return f"SIG{num}"
 
 
 def forwardable() -> list[int]:
     """Every catchable signal `run` relays to the container's init (runc's signal.Notify of everything)."""
-    out = [int(s) for s in signal.valid_signals() if int(s) not in NOT_FORWARDED]
+    out = [int(s) for s in _signal.valid_signals() if int(s) not in NOT_FORWARDED]
     return sorted(out)

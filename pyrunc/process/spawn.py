@@ -7,39 +7,41 @@ entry point is the container's intermediate (`pyrunc.process.intermediate.main`)
 (`pyrunc.process.execproc.intermediate_main`): both speak the same protocol.
 """
 
-from __future__ import annotations
-
 import errno
 import os
-import signal
-import socket
 import sys
-import threading
-from collections.abc import Callable
-from typing import Any, NoReturn, Protocol
+from _signal import SIGKILL
 
 from pyrunc.errors import InitError
 from pyrunc.linux import prctl
 from pyrunc.process import intermediate, sync
-from pyrunc.process.config import ExecConfig, ProcessConfig
 from pyrunc.process.sync import Msg
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import _socket
+    from collections.abc import Callable
+    from typing import Any, NoReturn, Protocol
 
-class ParentSide(Protocol):
-    """What the runtime does at each point of the handshake. Any exception aborts the container."""
+    from pyrunc.process.config import ExecConfig, ProcessConfig
 
-    def on_intermediate(self, pid: int, placed: frozenset[str]) -> None: ...  # cgroup apply + set, before GO
-    def on_map_request(self, pid: int) -> None: ...      # write uid_map/gid_map of a new user namespace
-    def on_init_pid(self, pid: int) -> None: ...         # save the pid (so `delete --force` finds it)
-    def on_hooks(self, pid: int) -> dict[str, Any]: ...  # prestart + createRuntime; returns the hook state
-    def on_ready(self, pid: int) -> None: ...            # rlimits, oom_score_adj, state "created"
-    def on_seccomp(self, pid: int, fd: int) -> None: ...  # send the notify fd to listenerPath
-    def on_warn(self, message: str) -> None: ...
+    class ParentSide(Protocol):
+        """What the runtime does at each point of the handshake. Any exception aborts the container."""
+
+        def on_intermediate(self, pid: int, placed: frozenset[str]) -> None: ...  # cgroup apply + set, before GO
+        def on_map_request(self, pid: int) -> None: ...      # write uid_map/gid_map of a new user namespace
+        def on_init_pid(self, pid: int) -> None: ...         # save the pid (so `delete --force` finds it)
+        def on_hooks(self, pid: int) -> dict[str, Any]: ...  # prestart + createRuntime; returns the hook state
+        def on_ready(self, pid: int) -> None: ...            # rlimits, oom_score_adj, state "created"
+        def on_seccomp(self, pid: int, fd: int) -> None: ...  # send the notify fd to listenerPath
+        def on_warn(self, message: str) -> None: ...
 
 
 def _describe_exit(status: int) -> str:
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
+        import signal  # imported here: only a child killed by a signal needs its name
+
         try:
             return f"killed by {signal.Signals(sig).name}"
         except ValueError:
@@ -58,7 +60,7 @@ def _reap(pid: int, block: bool) -> int | None:
 
 def _kill(pid: int) -> None:
     try:
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, SIGKILL)
     except ProcessLookupError:
         pass
 
@@ -74,15 +76,17 @@ def reap_orphans() -> None:
             return
 
 
-def spawn(cfg: ProcessConfig | ExecConfig, parent: ParentSide,
-          child: Callable[[Any, socket.socket], NoReturn] = intermediate.main) -> int:
+def spawn(cfg: "ProcessConfig | ExecConfig", parent: "ParentSide",
+          child: "Callable[[Any, _socket.socket], NoReturn]" = intermediate.main) -> int:
     """Start the container's init (or exec's process); return its host pid once set-up succeeded (EOF after RUN).
 
     On failure the intermediate and the init are SIGKILLed and reaped before the exception propagates;
     everything else (cgroup, state dir) is the caller's to clean.
     """
-    # unshare(CLONE_NEWUSER) and setns into a mount namespace fail in a multi-threaded process.
-    if threading.active_count() != 1:
+    # unshare(CLONE_NEWUSER) and setns into a mount namespace fail in a multi-threaded process. (Threads are
+    # started through `threading`: if nothing imported it, there are none.)
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() != 1:
         raise InitError("spawn", "pyrunc must be single-threaded before fork", errno.EINVAL)
     psock, csock = sync.socketpair()
     # As a child subreaper we adopt the init when the intermediate exits: `run` can wait for it, and `create`
@@ -122,10 +126,10 @@ def spawn(cfg: ProcessConfig | ExecConfig, parent: ParentSide,
             # The intermediate joins the v1 hierarchies itself; it reports which (a failure is not fatal there:
             # on_intermediate then writes our pid for it to cgroup.procs, with that write's error handling).
             kind, fields, _fd = sync.recv(psock)
-            if kind is Msg.ERROR:
+            if kind == Msg.ERROR:
                 raise sync.init_error(fields)
-            if kind is not Msg.JOINED:
-                raise InitError("sync", f"unexpected message {kind.value}, expected JOINED")
+            if kind != Msg.JOINED:
+                raise InitError("sync", f"unexpected message {kind}, expected JOINED")
             placed.update(d for d in fields.get("dirs", ()) if d in join_dirs)
         parent.on_intermediate(inter, frozenset(placed))
         sync.send(psock, Msg.GO)
@@ -137,32 +141,32 @@ def spawn(cfg: ProcessConfig | ExecConfig, parent: ParentSide,
                     return init_pid
                 raise _vanished(inter if inter_alive else init_pid, "intermediate" if inter_alive else "init",
                                 inter_alive) from None
-            if kind is Msg.ERROR:
+            if kind == Msg.ERROR:
                 raise sync.init_error(fields)
             if kind in (Msg.MOUNT_REQUEST, Msg.HOOKS, Msg.READY, Msg.SECCOMP) and not init_pid:
-                raise InitError("sync", f"{kind.value} arrived before the process's pid")
-            if kind is Msg.WARN:
+                raise InitError("sync", f"{kind} arrived before the process's pid")
+            if kind == Msg.WARN:
                 parent.on_warn(str(fields.get("message", "")))
-            elif kind is Msg.MAP_REQUEST:
+            elif kind == Msg.MAP_REQUEST:
                 parent.on_map_request(int(fields["pid"]))
                 sync.send(psock, Msg.MAP_DONE)
-            elif kind is Msg.INIT_PID:
+            elif kind == Msg.INIT_PID:
                 init_pid = int(fields["pid"])
                 status = _reap(inter, block=True)
                 inter_alive = False
                 if status is not None and status != 0:
                     raise InitError("intermediate", f"exited with {_describe_exit(status)}")
                 parent.on_init_pid(init_pid)
-            elif kind is Msg.MOUNT_REQUEST:
+            elif kind == Msg.MOUNT_REQUEST:
                 _send_mount_trees(psock, cfg, init_pid, fields.get("mounts"))
-            elif kind is Msg.HOOKS:
+            elif kind == Msg.HOOKS:
                 state = parent.on_hooks(init_pid)
                 sync.send(psock, Msg.HOOKS_DONE, state=state)
-            elif kind is Msg.READY:
+            elif kind == Msg.READY:
                 parent.on_ready(init_pid)
                 sync.send(psock, Msg.RUN)
                 got_run = True
-            elif kind is Msg.SECCOMP:
+            elif kind == Msg.SECCOMP:
                 if fd is None:
                     raise InitError("seccomp", "no notify fd received from the init")
                 try:
@@ -171,7 +175,7 @@ def spawn(cfg: ProcessConfig | ExecConfig, parent: ParentSide,
                     os.close(fd)
                 sync.send(psock, Msg.SECCOMP_DONE)
             else:
-                raise InitError("sync", f"unexpected message {kind.value}")
+                raise InitError("sync", f"unexpected message {kind}")
     except BaseException:
         if init_pid:
             _kill(init_pid)
@@ -186,9 +190,12 @@ def spawn(cfg: ProcessConfig | ExecConfig, parent: ParentSide,
         psock.close()
 
 
-def _send_mount_trees(sock: socket.socket, cfg: ProcessConfig | ExecConfig, init_pid: int, indices: Any) -> None:
+def _send_mount_trees(sock: "_socket.socket", cfg: "ProcessConfig | ExecConfig", init_pid: int,
+                      indices: "Any") -> None:
     """MOUNT_REQUEST: the init of a user-namespaced container needs detached trees for these `mounts[]` (binds it
     cannot reach, id-mapped binds), made host-side; each goes back as MOUNT_FD, then our copy is closed."""
+    from pyrunc.process.config import ProcessConfig
+
     if not isinstance(cfg, ProcessConfig) or not isinstance(indices, list) \
             or not all(type(i) is int for i in indices):
         raise InitError("sync", "malformed MOUNT_REQUEST")

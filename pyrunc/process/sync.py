@@ -34,21 +34,25 @@ An EOF where a message was expected means the other side died: a child seeing it
 will clean up after it otherwise); the parent turns it into an InitError naming the stage that vanished.
 """
 
-from __future__ import annotations
-
-import array
-import enum
-import json
+import _socket
 import os
-import socket
-from typing import Any
+import struct
 
+from pyrunc import quickjson
 from pyrunc.errors import InitError, PyruncError, SyscallError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 MAX_MSG = 64 * 1024
+_INT = struct.calcsize("i")  # SCM_RIGHTS carries C ints
 
 
-class Msg(enum.Enum):
+class Msg:
+    """The message types (the "type" of each datagram). Plain strings: `enum` costs ~4 ms to import. `recv`
+    returns these very objects, so `kind is Msg.X` holds."""
+
     JOINED = "JOINED"
     GO = "GO"
     MAP_REQUEST = "MAP_REQUEST"
@@ -66,6 +70,9 @@ class Msg(enum.Enum):
     ERROR = "ERROR"
 
 
+_KINDS = {v: v for k, v in vars(Msg).items() if not k.startswith("_")}
+
+
 class SyncEOF(Exception):
     """The other side closed the socket (it exited) while a message was expected."""
 
@@ -74,28 +81,40 @@ class ProtocolError(Exception):
     """A message other than the expected one arrived."""
 
 
-def socketpair() -> tuple[socket.socket, socket.socket]:
+class SyncSocket(_socket.socket):
+    """One end of the pair: the C socket type (the `socket` module costs ~2 ms, its enums), plus `with`."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> "SyncSocket":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def socketpair() -> tuple[SyncSocket, SyncSocket]:
     """(parent end, child end), both close-on-exec: neither may reach the container process."""
-    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
-    return a, b
+    a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
+    return (SyncSocket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET, 0, a.detach()),
+            SyncSocket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET, 0, b.detach()))
 
 
-def send(sock: socket.socket, kind: Msg, fd: int | None = None, **fields: Any) -> None:
-    data = json.dumps({"type": kind.value, **fields}, separators=(",", ":")).encode()
+def send(sock: _socket.socket, kind: str, fd: int | None = None, **fields: "Any") -> None:
+    data = quickjson.dumps({"type": kind, **fields}, separators=(",", ":")).encode()
     if fd is None:
         sock.sendall(data)
     else:
-        sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
+        sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", fd))])
 
 
-def recv(sock: socket.socket) -> tuple[Msg, dict[str, Any], int | None]:
-    """Next message: (kind, fields, attached fd or None). Raises SyncEOF on EOF."""
-    fds = array.array("i")
+def recv(sock: _socket.socket) -> "tuple[str, dict[str, Any], int | None]":
+    """Next message: (kind, one of Msg's strings; fields; attached fd or None). Raises SyncEOF on EOF."""
+    fds: list[int] = []
     while True:
         try:
             # Received fds are close-on-exec from the start: nothing passed here may reach a container process.
-            data, anc, _flags, _addr = sock.recvmsg(MAX_MSG, socket.CMSG_SPACE(fds.itemsize),
-                                                    socket.MSG_CMSG_CLOEXEC)
+            data, anc, _flags, _addr = sock.recvmsg(MAX_MSG, _socket.CMSG_SPACE(_INT), _socket.MSG_CMSG_CLOEXEC)
             break
         except InterruptedError:  # pragma: no cover - PEP 475 retries; kept for clarity
             continue
@@ -103,23 +122,28 @@ def recv(sock: socket.socket) -> tuple[Msg, dict[str, Any], int | None]:
             data, anc = b"", []
             break
     for level, kind, payload in anc:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.frombytes(payload[: len(payload) - (len(payload) % fds.itemsize)])
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            n = len(payload) // _INT
+            fds += struct.unpack(f"{n}i", payload[: n * _INT])
     if not data:
         for fd in fds:
             os.close(fd)
         raise SyncEOF()
-    msg = json.loads(data)
-    return Msg(msg.pop("type")), msg, (fds[0] if fds else None)
+    msg = quickjson.loads(data)
+    kind = msg.pop("type")
+    known = _KINDS.get(kind) if isinstance(kind, str) else None
+    if known is None:
+        raise ValueError(f"{kind!r} is not a valid Msg")
+    return known, msg, (fds[0] if fds else None)
 
 
-def expect(sock: socket.socket, kind: Msg) -> dict[str, Any]:
+def expect(sock: _socket.socket, kind: str) -> "dict[str, Any]":
     """Wait for message `kind` (a child's view: the parent never sends ERROR). EOF -> SyncEOF."""
     got, fields, fd = recv(sock)
     if fd is not None:
         os.close(fd)
-    if got is not kind:
-        raise ProtocolError(f"sync: expected {kind.value}, got {got.value}")
+    if got != kind:
+        raise ProtocolError(f"sync: expected {kind}, got {got}")
     return fields
 
 
@@ -134,7 +158,7 @@ class StepError(Exception):
         self.spec_path = spec_path
 
 
-def error_fields(exc: BaseException, step: str) -> dict[str, Any]:
+def error_fields(exc: BaseException, step: str) -> "dict[str, Any]":
     """The ERROR message for an exception raised in a child stage at `step`."""
     if isinstance(exc, StepError):
         return {"step": exc.step, "errno": exc.errno, "message": exc.message, "spec_path": exc.spec_path}
@@ -160,7 +184,7 @@ def error_fields(exc: BaseException, step: str) -> dict[str, Any]:
             else None}
 
 
-def send_error(sock: socket.socket | None, exc: BaseException, step: str) -> None:
+def send_error(sock: _socket.socket | None, exc: BaseException, step: str) -> None:
     """Best effort: report a child's failure to the parent. Never raises (the child is about to _exit)."""
     if sock is None:
         return
@@ -170,7 +194,7 @@ def send_error(sock: socket.socket | None, exc: BaseException, step: str) -> Non
         pass
 
 
-def init_error(fields: dict[str, Any]) -> InitError:
+def init_error(fields: "dict[str, Any]") -> InitError:
     """Rebuild the child's ERROR message as the parent's typed exception."""
     return InitError(str(fields.get("step") or "init"), str(fields.get("message") or "error"),
                      int(fields.get("errno") or 0), fields.get("spec_path"))

@@ -7,20 +7,16 @@ With a terminal and no --console-socket, the pty master comes to us; our own ter
 on exit) and bytes are copied both ways.
 """
 
-from __future__ import annotations
-
-import contextlib
+import _signal
 import errno
 import os
 import select
-import signal
 import sys
-import termios
-import tty
-from collections.abc import Iterable
-from typing import Any
 
-from pyrunc.linux import pty
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
 
 
 def exit_status(status: int) -> int:
@@ -45,7 +41,7 @@ def _write_all(fd: int, data: bytes) -> bool:
 
 
 class Relay:
-    def __init__(self, pid: int, master: int, signals: Iterable[int]) -> None:
+    def __init__(self, pid: int, master: int, signals: "Iterable[int]") -> None:
         if pid <= 0:  # os.kill(0 or -1, ...) would signal our own process group, or everything
             raise ValueError(f"Relay: invalid pid {pid}")
         self.pid = pid
@@ -56,34 +52,43 @@ class Relay:
         self._stdin_open = master >= 0
         self._stdout_ok = True
         self._r, self._w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._old_wakeup = signal.set_wakeup_fd(self._w, warn_on_full_buffer=False)
-        for sig in (*signals, signal.SIGCHLD, signal.SIGWINCH):
+        self._old_wakeup = _signal.set_wakeup_fd(self._w, warn_on_full_buffer=False)
+        for sig in (*signals, _signal.SIGCHLD, _signal.SIGWINCH):
             try:
-                self._old_handlers[sig] = signal.signal(sig, self._noop)
+                self._old_handlers[sig] = _signal.signal(sig, self._noop)
             except (OSError, ValueError):
                 pass
         if master >= 0:
             self._setup_tty()
 
     @staticmethod
-    def _noop(signum: int, frame: Any) -> None:
+    def _noop(signum: int, frame: "Any") -> None:
         """The handler only exists so the signal is caught; the loop reads its number from the wakeup pipe."""
 
     def _setup_tty(self) -> None:
         if os.isatty(0):
-            with contextlib.suppress(termios.error):
+            import termios  # imported here: only a relay with a terminal needs these
+            import tty
+
+            try:
                 self._old_tty = termios.tcgetattr(0)
                 tty.setraw(0, termios.TCSANOW)  # not TCSAFLUSH: keep what the user typed ahead (as runc)
+            except termios.error:
+                pass
         self._resize()
 
     def _resize(self) -> None:
         if self.master < 0:
             return
+        from pyrunc.linux import pty
+
         for fd in (0, 1):
             if os.isatty(fd):
-                with contextlib.suppress(OSError):
+                try:
                     rows, cols = pty.get_winsize(fd)
                     pty.set_winsize(self.master, rows, cols)
+                except OSError:
+                    pass
                 return
 
     def _reap(self) -> None:
@@ -103,8 +108,10 @@ class Relay:
     def _forward(self, sig: int) -> None:
         if self.status is not None:
             return
-        with contextlib.suppress(ProcessLookupError):
+        try:
             os.kill(self.pid, sig)  # our unreaped child: the pid cannot have been reused
+        except ProcessLookupError:
+            pass
 
     def _on_signals(self) -> None:
         try:
@@ -112,9 +119,9 @@ class Relay:
         except BlockingIOError:
             return
         for sig in data:
-            if sig == signal.SIGCHLD:
+            if sig == _signal.SIGCHLD:
                 self._reap()
-            elif sig == signal.SIGWINCH:
+            elif sig == _signal.SIGWINCH:
                 self._resize()
             else:
                 self._forward(sig)
@@ -173,17 +180,27 @@ class Relay:
 
     def close(self) -> None:
         if self._old_tty is not None:
-            with contextlib.suppress(termios.error):
+            import termios
+
+            try:
                 termios.tcsetattr(0, termios.TCSADRAIN, self._old_tty)
+            except termios.error:
+                pass
             self._old_tty = None
         for sig, old in self._old_handlers.items():
-            with contextlib.suppress(OSError, ValueError, TypeError):
-                signal.signal(sig, old)
+            try:
+                _signal.signal(sig, old)
+            except (OSError, ValueError, TypeError):
+                pass
         self._old_handlers.clear()
-        with contextlib.suppress(ValueError):
-            signal.set_wakeup_fd(self._old_wakeup)
+        try:
+            _signal.set_wakeup_fd(self._old_wakeup)
+        except ValueError:
+            pass
         for fd in (self._r, self._w):
-            with contextlib.suppress(OSError):
+            try:
                 os.close(fd)
+            except OSError:
+                pass
         self._r = self._w = -1
         sys.stdout.flush()

@@ -12,12 +12,9 @@
 Host facts (mountinfo, /proc/self/cgroup, /proc/cgroups) are read before pivot_root, from the host's /proc.
 """
 
-from __future__ import annotations
-
 import errno
 import os
 import posixpath
-from dataclasses import dataclass
 
 from pyrunc.errors import SyscallError
 from pyrunc.linux import fs as linuxfs
@@ -42,13 +39,15 @@ from pyrunc.spec.model import Mount
 UNIFIED_MOUNTPOINT = "/sys/fs/cgroup"
 
 
-@dataclass(frozen=True)
 class Hierarchy:
     """A v1 cgroup hierarchy mounted on the host."""
 
-    mountpoint: str              # /sys/fs/cgroup/cpu,cpuacct
-    root: str                    # the cgroup shown at the mountpoint ("/" unless the host is itself nested)
-    subsystems: tuple[str, ...]  # ("cpu", "cpuacct") or ("name=systemd",)
+    __slots__ = ("mountpoint", "root", "subsystems")
+
+    def __init__(self, mountpoint: str, root: str, subsystems: tuple[str, ...]) -> None:
+        self.mountpoint = mountpoint  # /sys/fs/cgroup/cpu,cpuacct
+        self.root = root              # the cgroup shown at the mountpoint ("/" unless the host is itself nested)
+        self.subsystems = subsystems  # ("cpu", "cpuacct") or ("name=systemd",)
 
 
 def v1_hierarchies(mountinfo: str, controllers: set[str]) -> list[Hierarchy]:

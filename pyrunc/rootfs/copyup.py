@@ -9,8 +9,6 @@ must still be the inode that was stat'ed: a directory of a shared volume can cha
 regular file swapped for a fifo would otherwise block the runtime forever in open(2) (opened O_NONBLOCK, checked).
 """
 
-from __future__ import annotations
-
 import errno
 import os
 import stat

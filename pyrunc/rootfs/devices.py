@@ -6,12 +6,9 @@ unlink in the container (CVE-2026-41579: runc created /dev symlinks and removed 
 /dev symlink).
 """
 
-from __future__ import annotations
-
 import errno
 import os
 import stat
-from dataclasses import dataclass
 
 from pyrunc.errors import SyscallError
 from pyrunc.linux import fs as linuxfs
@@ -23,18 +20,21 @@ from pyrunc.rootfs.options import parse
 from pyrunc.spec.model import Spec
 
 
-@dataclass(frozen=True)
 class DeviceNode:
     """A device to create: from `linux.devices` (with its spec_path) or one of the defaults."""
 
-    path: str
-    type: str          # "c", "b" or "p"
-    major: int = 0
-    minor: int = 0
-    mode: int = 0o666
-    uid: int = 0
-    gid: int = 0
-    spec_path: str | None = None
+    __slots__ = ("gid", "major", "minor", "mode", "path", "spec_path", "type", "uid")
+
+    def __init__(self, path: str, type: str, major: int = 0, minor: int = 0, mode: int = 0o666, uid: int = 0,
+                 gid: int = 0, spec_path: str | None = None) -> None:
+        self.path = path
+        self.type = type  # "c", "b" or "p"
+        self.major = major
+        self.minor = minor
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.spec_path = spec_path
 
     @property
     def fmt(self) -> int:

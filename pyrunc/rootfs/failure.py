@@ -4,8 +4,6 @@
 and what it was about first, the errno, the failing call with its operands, then the JSON pointer.
 """
 
-from __future__ import annotations
-
 import errno
 
 from pyrunc.errors import SyscallError

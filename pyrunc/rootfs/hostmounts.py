@@ -18,8 +18,6 @@ The user namespace an id-mapped tree gets: the mount's own mappings (a new user 
 without them the container's user namespace (that of the init: created or joined), as runtime-spec allows.
 """
 
-from __future__ import annotations
-
 import errno
 import os
 import signal
@@ -171,7 +169,7 @@ def _run_helper(plans: list[_Plan], mntns: int, userns_fds: dict[object, int]) -
             pass
 
 
-def _helper(plans: list[_Plan], mntns: int, userns_fds: dict[object, int], sock: socket.socket,
+def _helper(plans: list[_Plan], mntns: int, userns_fds: dict[object, int], sock: "socket.socket",
             parent_pid: int) -> None:  # pragma: no cover - runs in the helper process
     """In the helper: join the init's mount namespace, make and send each tree."""
     # Nothing may ptrace a process of the host's root that sits in the container's mount namespace, and it must

@@ -16,8 +16,6 @@ with --no-pivot: runc's MS_MOVE onto "/" would move the host's root. `exec` ente
 /proc/<init>/root (pyrunc.process.execproc), since joining "its" mount namespace would leave it at the host's "/".
 """
 
-from __future__ import annotations
-
 import errno
 import os
 

@@ -11,8 +11,6 @@ of its own. For user-namespaced containers the runtime makes the tree on the hos
 the fd to the init, as runc does with its mount-fd requests.
 """
 
-from __future__ import annotations
-
 import errno
 import os
 import sys

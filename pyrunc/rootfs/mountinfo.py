@@ -1,7 +1,5 @@
 """/proc/<pid>/mountinfo parsing (proc(5))."""
 
-from __future__ import annotations
-
 
 def unescape(field: str) -> str:
     """mountinfo escapes space, tab, newline and backslash as \\ooo."""

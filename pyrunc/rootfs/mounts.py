@@ -12,8 +12,6 @@ Order of work for every mount (runc's mountToRootfs, made fd-based):
 Read-only for tmpfs and /dev is delayed to `finalize` (devices and mountpoints are still created in them).
 """
 
-from __future__ import annotations
-
 import errno
 import os
 import stat
@@ -21,7 +19,7 @@ import stat
 from pyrunc.errors import SyscallError
 from pyrunc.linux import fs as linuxfs
 from pyrunc.linux import mount as lm
-from pyrunc.rootfs import copyup, idmap, securejoin
+from pyrunc.rootfs import securejoin
 from pyrunc.rootfs.context import RootContext
 from pyrunc.rootfs.options import (
     LOCKABLE,
@@ -250,6 +248,8 @@ def mount_bind(ctx: RootContext, mnt: Mount, opts: MountOptions) -> None:
                 if ctx.userns:
                     raise SyscallError("idmap", errno.EOPNOTSUPP, path=rel,
                                        detail="in a user namespace the id-mapped mount must be made host-side")
+                from pyrunc.rootfs import idmap  # preloaded (prepare.modules_needed): only id-mapped mounts
+
                 idmap.apply(tree, mnt.uid_mappings or ctx.uid_mappings, mnt.gid_mappings or ctx.gid_mappings,
                             recursive=opts.idmap == "ridmap", what=rel)
         if wants_bind_remount(opts):
@@ -299,6 +299,8 @@ def mount_tmpfs(ctx: RootContext, mnt: Mount, opts: MountOptions) -> None:
             data.insert(0, f"mode={stat.S_IMODE(os.fstat(dst_fd).st_mode):04o}")
         flags = opts.flags & ~lm.MS_RDONLY  # made read-only in finalize
         if opts.copyup:
+            from pyrunc.rootfs import copyup  # preloaded (prepare.modules_needed): only tmpcopyup mounts
+
             copyup.mount_tmpfs_copyup(dst_fd, rel, flags, data)
             new = reopen_mount(ctx, rel)
         else:

@@ -6,12 +6,11 @@ the file system as data ("size=64k", "mode=755", "newinstance", ...), and later 
 ("ro,rw" is rw).
 """
 
-from __future__ import annotations
-
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-
 from pyrunc.linux import mount as m
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 # option -> (clear?, MS_* flag). "clear" options remove the flag and remember that it was cleared on purpose.
 MOUNT_FLAGS: dict[str, tuple[bool, int]] = {
@@ -100,18 +99,22 @@ def known_options() -> list[str]:
                    *EXTENSIONS, *IDMAP_OPTIONS})
 
 
-@dataclass
 class MountOptions:
     """The parsed `mounts[].options` of one mount."""
 
-    flags: int = 0                      # MS_* to pass to mount(2)
-    cleared: int = 0                    # MS_* flags the config explicitly asked NOT to have ("rw", "dev", ...)
-    propagation: list[int] = field(default_factory=list)  # applied, in order, after the mount
-    rec_set: int = 0                    # MOUNT_ATTR_* set recursively
-    rec_clr: int = 0                    # MOUNT_ATTR_* cleared recursively
-    data: list[str] = field(default_factory=list)         # passed to the file system, comma-joined
-    copyup: bool = False                # tmpcopyup
-    idmap: str | None = None            # "idmap" or "ridmap"
+    __slots__ = ("cleared", "copyup", "data", "flags", "idmap", "propagation", "rec_clr", "rec_set")
+
+    def __init__(self, flags: int = 0, cleared: int = 0, propagation: list[int] | None = None, rec_set: int = 0,
+                 rec_clr: int = 0, data: list[str] | None = None, copyup: bool = False,
+                 idmap: str | None = None) -> None:
+        self.flags = flags              # MS_* to pass to mount(2)
+        self.cleared = cleared          # MS_* flags the config explicitly asked NOT to have ("rw", "dev", ...)
+        self.propagation = [] if propagation is None else propagation  # applied, in order, after the mount
+        self.rec_set = rec_set          # MOUNT_ATTR_* set recursively
+        self.rec_clr = rec_clr          # MOUNT_ATTR_* cleared recursively
+        self.data = [] if data is None else data  # passed to the file system, comma-joined
+        self.copyup = copyup            # tmpcopyup
+        self.idmap = idmap              # "idmap" or "ridmap"
 
     @property
     def bind(self) -> bool:
@@ -130,7 +133,7 @@ class MountOptions:
         return ",".join(self.data)
 
 
-def parse(options: Iterable[str]) -> MountOptions:
+def parse(options: "Iterable[str]") -> MountOptions:
     """Parse `mounts[].options` (later options win)."""
     o = MountOptions()
     for opt in options:

@@ -5,8 +5,6 @@ inside the new root (no magic links), and the mount goes onto that fd. Nothing n
 be a procfs for this, and no path is walked twice. A path that does not exist is skipped, as runc does.
 """
 
-from __future__ import annotations
-
 import errno
 import os
 import stat

@@ -1,7 +1,5 @@
 """Switching into the rootfs: pivot_root(".", ".") or, with --no-pivot, MS_MOVE onto / and chroot."""
 
-from __future__ import annotations
-
 import errno
 import os
 

@@ -16,11 +16,11 @@ The init (inside its new mount namespace, as root) calls, in this order:
     apply_sysctl(spec)                                      # before readonlyPaths makes /proc/sys read-only
     finalize_rootfs(spec)                                   # propagation of "/", readonlyPaths, maskedPaths,
                                                             # read-only tmpfs and /dev, root.readonly
-Every module on this path is imported here, at the top: after pivot_root the host's Python library is gone.
+Every module on this path is imported here, at the top, except those only some configs need (`modules_needed`):
+the runtime imports them before the first fork (pyrunc.process.init.preload), and prepare_rootfs does if it did
+not. After pivot_root the host's Python library is gone.
 Each step raises SyscallError naming the step and the config field (`(config: /mounts/3)`).
 """
-
-from __future__ import annotations
 
 import errno
 import os
@@ -28,7 +28,7 @@ import os
 from pyrunc.errors import SyscallError
 from pyrunc.linux import fs as linuxfs
 from pyrunc.linux import mount as lm
-from pyrunc.rootfs import cgroupfs, devices, hostroot, mounts, paths, pivot, securejoin, sysctl
+from pyrunc.rootfs import cgroupfs, devices, hostroot, mounts, paths, pivot, securejoin
 from pyrunc.rootfs.context import RootContext
 from pyrunc.rootfs.failure import step_error
 from pyrunc.rootfs.options import PROPAGATION, parse
@@ -36,7 +36,18 @@ from pyrunc.spec.model import Mount, Spec
 
 PTY_SLAVE_MAJORS = range(136, 144)  # UNIX98_PTY_SLAVE_MAJOR .. + UNIX98_PTY_MAJOR_COUNT
 
-apply_sysctl = sysctl.apply_sysctl  # implements `linux.sysctl` (after pivot_root, before finalize_rootfs)
+
+def modules_needed(spec: Spec) -> list[str]:
+    """The rootfs modules this config needs that are not imported at the top: `linux.sysctl`'s, and those of
+    mounts with `tmpcopyup` or an id mapping."""
+    names = ["pyrunc.rootfs.sysctl"] if spec.linux.sysctl else []
+    for mnt in spec.mounts:
+        opts = parse(mnt.options)
+        if opts.copyup:
+            names.append("pyrunc.rootfs.copyup")
+        if opts.idmap or mnt.uid_mappings or mnt.gid_mappings:
+            names.append("pyrunc.rootfs.idmap")
+    return names
 
 # How pivot_rootfs enters the rootfs, decided by prepare_rootfs (the init calls both): "pivot" (pivot_root, or
 # MS_MOVE with --no-pivot) in the container's own mount namespace, "chroot" in the host's.
@@ -55,6 +66,10 @@ def prepare_rootfs(spec: Spec, *, cgroup_paths: dict[str, str] | None = None,
     """
     global _switch
     rootfs = spec.root.path
+    # Whatever the later steps need must be loaded before pivot_root. The runtime imported it before forking (see
+    # pyrunc.process.init.preload): then this imports nothing.
+    for name in modules_needed(spec):
+        __import__(name)
     check_host_proc()
     if spec.linux.namespace("mount") is None:
         # No mount namespace of its own: everything is mounted in the host's, on a private clone of the rootfs
@@ -228,6 +243,14 @@ def pivot_rootfs(rootfs: str, *, no_pivot: bool) -> None:
 
 
 # --------------------------------------------------------------------------------------------- after pivot_root
+def apply_sysctl(spec: Spec) -> None:
+    """Implements `linux.sysctl` (after pivot_root, before finalize_rootfs)."""
+    if spec.linux.sysctl:
+        from pyrunc.rootfs import sysctl  # loaded before pivot_root (modules_needed): only configs with sysctls
+
+        sysctl.apply_sysctl(spec)
+
+
 def mount_console(slave_fd: int) -> None:
     """Bind the pty slave `slave_fd` onto /dev/console (for `process.terminal`).
 

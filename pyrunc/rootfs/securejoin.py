@@ -16,13 +16,10 @@ per-component walk with O_NOFOLLOW does the same in Python: symlink targets are 
 pops a stack of fds already opened rather than looking up "..", so a directory moved away cannot take us out.
 """
 
-from __future__ import annotations
-
 import errno
 import os
 import posixpath
 import stat
-from collections import deque
 
 from pyrunc.errors import SyscallError
 from pyrunc.linux import fs as linuxfs
@@ -70,11 +67,11 @@ def _walk(root_fd: int, comps: list[str], flags: int, nofollow: bool) -> int:
     shown = "/" + "/".join(comps)
     stack = [os.open(".", linuxfs.O_PATH_DIR, dir_fd=root_fd)]
     names = [""]
-    todo = deque(comps)
+    todo = comps[::-1]  # a stack: the next component is last
     links = 0
     try:
         while todo:
-            comp = todo.popleft()
+            comp = todo.pop()
             if comp in ("", "."):
                 continue
             if comp == "..":
@@ -103,7 +100,7 @@ def _walk(root_fd: int, comps: list[str], flags: int, nofollow: bool) -> int:
                     while len(stack) > 1:
                         os.close(stack.pop())
                         names.pop()
-                todo.extendleft(reversed([c for c in target.split("/") if c]))
+                todo.extend(reversed([c for c in target.split("/") if c]))
                 continue
             if not last and not stat.S_ISDIR(st.st_mode):
                 os.close(fd)
@@ -154,11 +151,11 @@ def resolve_missing(root_fd: int, path: str) -> str:
     shown = "/" + "/".join(comps)
     stack = [os.open(".", linuxfs.O_PATH_DIR, dir_fd=root_fd)]  # -1: a directory that does not exist yet
     names = [""]
-    todo = deque(comps)
+    todo = comps[::-1]  # a stack: the next component is last (a symlink's are pushed in front of the rest)
     links = 0
     try:
         while todo:
-            comp = todo.popleft()
+            comp = todo.pop()
             if comp in ("", "."):
                 continue
             if comp == "..":
@@ -195,7 +192,7 @@ def resolve_missing(root_fd: int, path: str) -> str:
                         names.pop()
                         if old >= 0:
                             os.close(old)
-                todo.extendleft(reversed([c for c in target.split("/") if c]))
+                todo.extend(reversed([c for c in target.split("/") if c]))
                 continue
             if todo and not stat.S_ISDIR(st.st_mode):
                 os.close(fd)

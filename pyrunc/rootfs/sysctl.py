@@ -6,8 +6,6 @@ runtime's writes (a sysctl value written into /proc/sysrq-trigger or core_patter
 and without crossing any mount (RESOLVE_NO_XDEV), and the opened file must still be on procfs.
 """
 
-from __future__ import annotations
-
 import errno
 import os
 import stat

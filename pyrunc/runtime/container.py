@@ -7,22 +7,23 @@ process model (`pyrunc.process.spawn`). Any failure after the reservation kills 
 runs poststop hooks (lifecycle step 12 of runtime-spec: the container is destroyed) and removes the state dir.
 """
 
-from __future__ import annotations
-
 import errno
 import os
-import signal
-from typing import TYPE_CHECKING, Any
+from _signal import SIGKILL
 
 from pyrunc.errors import ContainerNotExist, InvalidTransition, PyruncError, SyscallError, UsageError
 from pyrunc.runtime import state as statestore
 from pyrunc.runtime.state import CREATED, CREATING, PAUSED, RUNNING, STOPPED, State
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import _socket
     import socket
+    from typing import Any
 
 # `start` is on containerd's hot path: this module imports no logging, socket, dataclasses or process code at
-# the top; `create`/`run` import what they need inside.
+# the top; `create`/`run` import what they need inside, and what only some configs need (a terminal, hooks,
+# seccomp) only for those configs. `_signal` is the C module behind `signal` (which builds enums: ~4 ms).
 
 
 def collect_again() -> None:
@@ -34,10 +35,10 @@ def collect_again() -> None:
     gc.enable()
 
 
-def _log() -> Any:
-    import logging
+def _log() -> "Any":
+    from pyrunc.log import get_logger
 
-    return logging.getLogger(__name__)
+    return get_logger(__name__)
 
 
 class CreateOptions:
@@ -69,8 +70,8 @@ class Created:
 
     __slots__ = ("cgroup", "pid", "spec", "state", "tty_sock")
 
-    def __init__(self, state: State, spec: Any, cgroup: Any, pid: int,
-                 tty_sock: socket.socket | None = None) -> None:
+    def __init__(self, state: State, spec: "Any", cgroup: "Any", pid: int,
+                 tty_sock: "socket.socket | None" = None) -> None:
         self.state = state
         self.spec = spec
         self.cgroup = cgroup
@@ -104,7 +105,7 @@ def check_extra_fds(listen: int, preserve: int) -> None:
             raise UsageError(f"{what}: fd {fd} is not open")
 
 
-def connect_console(path: str) -> socket.socket:
+def connect_console(path: str) -> "socket.socket":
     import socket
 
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
@@ -136,8 +137,8 @@ def write_pid_file(path: str, pid: int) -> None:
         raise SyscallError("write pid file", e.errno or errno.EIO, path=path) from None
 
 
-def _hook_state(st: State, status: str, pid: int | None) -> dict[str, Any]:
-    from pyrunc.runtime.hooks import state_for_hooks
+def _hook_state(st: State, status: str, pid: int | None) -> "dict[str, Any]":
+    from pyrunc.runtime.hookstate import state_for_hooks
 
     return state_for_hooks(st.id, status, pid, st.bundle, st.annotations)
 
@@ -168,7 +169,7 @@ def send_pidfd(path: str, pid: int) -> None:
 class _Parent:
     """`ParentSide` for one create: what the runtime does at each step of the sync protocol."""
 
-    def __init__(self, root: str, st: State, spec: Any, cg: Any) -> None:
+    def __init__(self, root: str, st: State, spec: "Any", cg: "Any") -> None:
         self.root = root
         self.st = st
         self.spec = spec
@@ -198,14 +199,15 @@ class _Parent:
             self.st.pid_start = 0
         statestore.save(self.root, self.st)
 
-    def on_hooks(self, pid: int) -> dict[str, Any]:
-        from pyrunc.runtime.hooks import run_hooks
-
+    def on_hooks(self, pid: int) -> "dict[str, Any]":
         state = _hook_state(self.st, "creating", pid)
         hooks = self.spec.hooks
-        # runc runs hooks from the bundle directory (it chdirs there).
-        run_hooks("prestart", hooks.prestart, state, cwd=self.spec.bundle)
-        run_hooks("createRuntime", hooks.create_runtime, state, cwd=self.spec.bundle)
+        if hooks.prestart or hooks.create_runtime:
+            from pyrunc.runtime.hooks import run_hooks
+
+            # runc runs hooks from the bundle directory (it chdirs there).
+            run_hooks("prestart", hooks.prestart, state, cwd=self.spec.bundle)
+            run_hooks("createRuntime", hooks.create_runtime, state, cwd=self.spec.bundle)
         return state
 
     def on_ready(self, pid: int) -> None:
@@ -234,8 +236,6 @@ class _Parent:
 
 def create_container(root: str, cid: str, opts: CreateOptions) -> Created:
     """Everything `create` does; returns with the init parked on exec.fifo and the state "created"."""
-    import socket
-
     from pyrunc.linux import proc
     from pyrunc.process.config import NamespacePlan, ProcessConfig
     from pyrunc.runtime import execfifo
@@ -260,12 +260,14 @@ def create_container(root: str, cid: str, opts: CreateOptions) -> Created:
     env = list(process.env)
     if listen:
         env += [f"LISTEN_FDS={listen}", "LISTEN_PID=1"]
-    console: socket.socket | None = None
-    tty_sock: socket.socket | None = None
+    console: _socket.socket | None = None
+    tty_sock: _socket.socket | None = None
     if process.terminal:
         if opts.console_socket:
             console = connect_console(opts.console_socket)
         else:  # foreground `run`: we are the console socket's other end
+            import socket  # imported here: only configs with a terminal need it
+
             tty_sock, console = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     from pyrunc.cgroups import manager_for
 
@@ -303,8 +305,10 @@ def create_container(root: str, cid: str, opts: CreateOptions) -> Created:
             seccomp=seccomp_filter,
         )
         cfg.cgroup_join, cfg.cgroup_clone_dir = cg.placement()
+        from pyrunc.process import init
         from pyrunc.process.spawn import spawn
 
+        init.preload(cfg)
         pid = spawn(cfg, _Parent(root, st, spec, cg))
         console = None  # spawn closed it
         os.close(fifo_fd)
@@ -324,11 +328,11 @@ def create_container(root: str, cid: str, opts: CreateOptions) -> Created:
         raise
 
 
-def _abort(root: str, st: State, spec: Any, cg: Any) -> None:
+def _abort(root: str, st: State, spec: "Any", cg: "Any") -> None:
     """Undo a failed create or run: the init (if any), the cgroup, poststop hooks, the state dir."""
     if st.pid > 0 and statestore.init_alive(st):
         try:
-            os.kill(st.pid, signal.SIGKILL)
+            os.kill(st.pid, SIGKILL)
         except ProcessLookupError:
             pass
         try:
@@ -355,9 +359,9 @@ def _abort(root: str, st: State, spec: Any, cg: Any) -> None:
                       cwd=spec.bundle)
         except Exception as e:
             _log().warning("cleanup: poststop hooks: %s", e)
-    import shutil
+    from pyrunc.runtime import teardown
 
-    shutil.rmtree(statestore.container_dir(root, st.id), ignore_errors=True)
+    teardown.remove_state_dir(root, st.id)
 
 
 def create(root: str, cid: str, opts: CreateOptions) -> int:
@@ -402,12 +406,11 @@ def _start_created(root: str, st: State) -> None:
 
 def _init_report(report: bytes) -> PyruncError:
     """What the init wrote to exec.fifo after `start` released it (`pyrunc.process.sync.error_fields` as JSON)."""
-    import json
-
+    from pyrunc import quickjson
     from pyrunc.errors import InitError
 
     try:
-        fields = json.loads(report)
+        fields = quickjson.loads(report)
         if not isinstance(fields, dict):
             raise ValueError("not an object")
     except ValueError:
@@ -421,10 +424,10 @@ def _stop(st: State) -> None:
     from pyrunc.runtime import teardown
 
     try:
-        teardown.signal_all(st, signal.SIGKILL)
+        teardown.signal_all(st, SIGKILL)
     except PyruncError:
         try:
-            teardown.signal_init(st, signal.SIGKILL)
+            teardown.signal_init(st, SIGKILL)
         except PyruncError:
             pass
     if not teardown.wait_gone(st, 10.0):
@@ -453,8 +456,6 @@ def run(root: str, cid: str, opts: CreateOptions) -> int:
     """Implements `run`: create + start; in the foreground, relay signals (and the terminal), reap as a child
     subreaper, delete the container when it exits (unless --keep) and return its exit status (128+signal)."""
     from pyrunc.linux import prctl
-    from pyrunc.process import terminal
-    from pyrunc.process.signals import forwardable
     from pyrunc.runtime import teardown
 
     c = create_container(root, cid, opts)
@@ -472,6 +473,9 @@ def run(root: str, cid: str, opts: CreateOptions) -> int:
             # The init is already our child (adopted when the intermediate exited); just stop adopting more.
             prctl.set_child_subreaper(False)
         if not opts.detach:
+            from pyrunc.process import terminal
+            from pyrunc.process.signals import forwardable
+
             relay = terminal.Relay(st.pid, master, forwardable())  # handlers before the program runs
         _start_created(root, st)
     except BaseException:

@@ -11,28 +11,28 @@ Every error is reported as runc does: `exec failed: <why>` and exit status 255 (
 otherwise exits with its process's status (128+signal when killed by one).
 """
 
-from __future__ import annotations
-
 import os
 import select
-import signal
-from typing import TYPE_CHECKING, Any
+from _signal import SIGKILL
 
 from pyrunc.errors import ContainerError, PyruncError, UsageError
 from pyrunc.runtime import state as statestore
 from pyrunc.runtime.state import CREATING, PAUSED, RUNNING, STOPPED, State
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import _socket
     import socket
+    from typing import Any
 
     from pyrunc.process.terminal import Relay
     from pyrunc.spec.model import Process, Spec
 
 
-def _log() -> Any:
-    import logging
+def _log() -> "Any":
+    from pyrunc.log import get_logger
 
-    return logging.getLogger(__name__)
+    return get_logger(__name__)
 
 
 class ExecFailed(PyruncError):
@@ -104,7 +104,7 @@ def _parse_user(text: str) -> tuple[int, int | None]:
     return num(uid_s, "uid"), (num(gid_s, "gid") if sep else None)
 
 
-def _with_caps(process: Process, names: list[str]) -> Process:
+def _with_caps(process: "Process", names: list[str]) -> "Process":
     """`--cap`: add to the bounding, effective and permitted sets (runc). Never to the inheritable set
     (CVE-2022-29162: inheritable caps let file capabilities raise privileges); to the ambient set only when the
     config already grants the cap as inheritable (the kernel refuses an ambient cap that is not)."""
@@ -126,7 +126,7 @@ def _with_caps(process: Process, names: list[str]) -> Process:
     return out
 
 
-def _from_config(spec: Spec, opts: ExecOptions) -> Process:
+def _from_config(spec: "Spec", opts: ExecOptions) -> "Process":
     """The container's `process`, overridden by the flags (runc's getProcess without -p)."""
     base = spec.process
     if base is None:
@@ -161,7 +161,7 @@ def _from_config(spec: Spec, opts: ExecOptions) -> Process:
     return process
 
 
-def build_process(spec: Spec, opts: ExecOptions) -> Process:
+def build_process(spec: "Spec", opts: ExecOptions) -> "Process":
     """The process to run: `--process FILE` as it is (the other process flags are then ignored, as by runc), or
     the container's `process` with the flags applied. LSM settings: pyrunc has no AppArmor/SELinux support
     (`features` says so); an explicit --apparmor/--process-label is refused as runc refuses it on such a host,
@@ -182,7 +182,7 @@ def build_process(spec: Spec, opts: ExecOptions) -> Process:
     return process
 
 
-def _check_terminal(process: Process, opts: ExecOptions) -> None:
+def _check_terminal(process: "Process", opts: ExecOptions) -> None:
     """runc's checkTerminal, with its messages."""
     if opts.detach and process.terminal and not opts.console_socket:
         raise UsageError("cannot allocate tty if pyrunc will detach without setting console socket")
@@ -265,7 +265,7 @@ def _same_file(fd: int, path: str) -> bool:
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
-def open_namespaces(st: State, spec: Spec) -> list[tuple[str, int]]:
+def open_namespaces(st: State, spec: "Spec") -> list[tuple[str, int]]:
     """fds of /proc/<init>/ns/<x> for every namespace type the container's config has, except those we are
     already in (setns into one's own user namespace fails; for pid and time our *_for_children is what a setns
     would change). The init is identified by a pidfd plus its start time, checked before and after opening."""
@@ -312,8 +312,8 @@ def open_namespaces(st: State, spec: Spec) -> list[tuple[str, int]]:
 class _ExecParent:
     """`ParentSide` for one exec (see `pyrunc.process.spawn`)."""
 
-    def __init__(self, st: State, spec: Spec, process: Process, opts: ExecOptions, targets: list[str] | None,
-                 tty_sock: socket.socket | None) -> None:
+    def __init__(self, st: State, spec: "Spec", process: "Process", opts: ExecOptions, targets: list[str] | None,
+                 tty_sock: "socket.socket | None") -> None:
         self.st = st
         self.spec = spec
         self.process = process
@@ -339,7 +339,7 @@ class _ExecParent:
     def on_init_pid(self, pid: int) -> None:
         pass
 
-    def on_hooks(self, pid: int) -> dict[str, Any]:
+    def on_hooks(self, pid: int) -> "dict[str, Any]":
         raise ContainerError("exec: unexpected hooks request")
 
     def on_ready(self, pid: int) -> None:
@@ -368,7 +368,7 @@ class _ExecParent:
             self.relay = terminal.Relay(pid, self.master, forwardable())
 
     def on_seccomp(self, pid: int, fd: int) -> None:
-        from pyrunc.runtime.hooks import state_for_hooks
+        from pyrunc.runtime.hookstate import state_for_hooks
         from pyrunc.security.seccomp import send_listener
 
         sc = self.spec.linux.seccomp
@@ -396,7 +396,7 @@ class _ExecParent:
 
 def _kill_child(pid: int) -> None:
     try:
-        os.kill(pid, signal.SIGKILL)  # our child (adopted): the pid cannot have been reused before we reap it
+        os.kill(pid, SIGKILL)  # our child (adopted): the pid cannot have been reused before we reap it
     except ProcessLookupError:
         return
     try:
@@ -409,8 +409,6 @@ def _kill_child(pid: int) -> None:
 
 
 def _exec(root: str, cid: str, opts: ExecOptions) -> int:
-    import socket
-
     from pyrunc.linux import proc
     from pyrunc.process.config import ExecConfig
     from pyrunc.runtime.container import check_extra_fds, connect_console, write_pid_file
@@ -449,8 +447,8 @@ def _exec(root: str, cid: str, opts: ExecOptions) -> int:
 
         seccomp_filter = compile_filter(spec.linux.seccomp)
 
-    console: socket.socket | None = None
-    tty_sock: socket.socket | None = None
+    console: _socket.socket | None = None
+    tty_sock: _socket.socket | None = None
     join: list[tuple[str, int]] = []
     parent: _ExecParent | None = None
     pid = 0
@@ -459,6 +457,8 @@ def _exec(root: str, cid: str, opts: ExecOptions) -> int:
             if opts.console_socket:
                 console = connect_console(opts.console_socket)
             else:  # foreground: we relay the pty ourselves
+                import socket  # imported here: only a process with a terminal needs it
+
                 tty_sock, console = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         join = open_namespaces(st, spec)
         cfg = ExecConfig(cid=cid, process=process, env=list(process.env), join=join, extra_fds=opts.preserve_fds,
@@ -469,10 +469,11 @@ def _exec(root: str, cid: str, opts: ExecOptions) -> int:
             cfg.cgroup_clone_dir = v2_target
         parent = _ExecParent(st, spec, process, opts, targets, tty_sock)
         tty_sock = None  # the parent side owns it now
-        from pyrunc.process.execproc import intermediate_main
+        from pyrunc.process import execproc
         from pyrunc.process.spawn import spawn
 
-        pid = spawn(cfg, parent, intermediate_main)
+        execproc.preload(cfg)
+        pid = spawn(cfg, parent, execproc.intermediate_main)
         console = None  # spawn closed it
         if opts.pid_file:
             write_pid_file(opts.pid_file, pid)  # before we return: the shim reads it right after (CLIENTS 4.3)

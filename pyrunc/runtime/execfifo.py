@@ -12,15 +12,16 @@
   (`pyrunc.process.sync.error_fields`) before exiting: anything after the byte is that error, which `start` reports.
 """
 
-from __future__ import annotations
-
 import errno
 import os
 import select
 import stat
-from collections.abc import Callable
 
 from pyrunc.errors import InvalidTransition, SyscallError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 FIFO_NAME = "exec.fifo"
 
@@ -65,7 +66,7 @@ def wait_for_start(path_fd: int) -> int:
     return wfd
 
 
-def release(path: str, alive: Callable[[], bool], *, poll: float = 0.1) -> bytes:
+def release(path: str, alive: "Callable[[], bool]", *, poll: float = 0.1) -> bytes:
     """Start side: unblock the waiting init, remove the fifo, then wait until the init has exec'd (or died).
 
     Returns what the init wrote after the start byte: empty when it exec'd the user process, else its error report.

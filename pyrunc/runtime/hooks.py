@@ -27,11 +27,7 @@ run our own selector loop instead so a hook writing a lot costs bounded memory (
 stream are kept for the error message).
 """
 
-from __future__ import annotations
-
 import errno
-import json
-import logging
 import os
 import select
 import selectors
@@ -39,14 +35,19 @@ import signal
 import stat
 import subprocess
 import time
-from collections.abc import Mapping
-from typing import Any
 
-from pyrunc import SPEC_VERSION
+from pyrunc import quickjson
 from pyrunc.errors import HookError
+from pyrunc.log import get_logger
+from pyrunc.runtime.hookstate import state_for_hooks as state_for_hooks  # the state on the hooks' stdin
 from pyrunc.spec.model import Hook
 
-log = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+log = get_logger(__name__)
 
 _KEEP = 64 * 1024  # bytes of stdout/stderr kept per hook for messages
 _READ = 64 * 1024
@@ -64,20 +65,7 @@ STATUS_BY_KIND = {
 }
 
 
-def state_for_hooks(cid: str, status: str, pid: int | None, bundle: str,
-                    annotations: Mapping[str, str] | None) -> dict[str, Any]:
-    """The runtime-spec state (runtime.md "State") a hook reads on stdin. `pid` and `annotations` are left out
-    when absent/empty, as runc does (omitempty)."""
-    state: dict[str, Any] = {"ociVersion": SPEC_VERSION, "id": cid, "status": status}
-    if pid:
-        state["pid"] = pid
-    state["bundle"] = bundle
-    if annotations:
-        state["annotations"] = dict(annotations)
-    return state
-
-
-def run_hooks(kind: str, hooks: tuple[Hook, ...], state: Mapping[str, Any], *, warn_only: bool = False,
+def run_hooks(kind: str, hooks: tuple[Hook, ...], state: "Mapping[str, Any]", *, warn_only: bool = False,
               cwd: str | None = None) -> None:
     """Implements `hooks.<kind>`: run each hook in config order, `state` as JSON on its stdin.
 
@@ -89,7 +77,7 @@ def run_hooks(kind: str, hooks: tuple[Hook, ...], state: Mapping[str, Any], *, w
     """
     if not hooks:
         return
-    payload = json.dumps(state, separators=(",", ":")).encode()
+    payload = quickjson.dumps(state, separators=(",", ":")).encode()
     # A hook that exits without reading its stdin must give us EPIPE, not kill us with SIGPIPE: Python ignores
     # SIGPIPE at startup, but the init may have reset dispositions for the container process.
     try:

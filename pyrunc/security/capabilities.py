@@ -10,16 +10,16 @@
    without inheritable ones).
 """
 
-from __future__ import annotations
-
-from collections.abc import Callable
-
 from pyrunc.errors import SyscallError
 from pyrunc.linux import caps, prctl
 from pyrunc.spec.model import Capabilities
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
-def _known(names: tuple[str, ...], warn: Callable[[str], None], which: str) -> tuple[str, ...]:
+
+def _known(names: tuple[str, ...], warn: "Callable[[str], None]", which: str) -> tuple[str, ...]:
     last = caps.last_cap()
     out = []
     for name in names:
@@ -31,7 +31,7 @@ def _known(names: tuple[str, ...], warn: Callable[[str], None], which: str) -> t
     return tuple(out)
 
 
-def drop_bounding(c: Capabilities | None, warn: Callable[[str], None]) -> None:
+def drop_bounding(c: Capabilities | None, warn: "Callable[[str], None]") -> None:
     """Drop every capability not in `process.capabilities.bounding` from the bounding set."""
     keep = set(_known(c.bounding if c else (), warn, "bounding"))
     for num in range(caps.last_cap() + 1):
@@ -40,7 +40,7 @@ def drop_bounding(c: Capabilities | None, warn: Callable[[str], None]) -> None:
             prctl.capbset_drop(num, detail=name)
 
 
-def apply_sets(c: Capabilities | None, warn: Callable[[str], None]) -> None:
+def apply_sets(c: Capabilities | None, warn: "Callable[[str], None]") -> None:
     """capset(effective, permitted, inheritable), then the ambient set."""
     if c is None:
         c = Capabilities()

@@ -4,8 +4,6 @@ Order (runc `setupUser`): supplementary groups first (setgroups needs CAP_SETGID
 would take away), then the gid, then the uid last.
 """
 
-from __future__ import annotations
-
 from pyrunc.linux import proc
 from pyrunc.spec.model import User
 

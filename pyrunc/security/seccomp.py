@@ -24,24 +24,21 @@ error, `names` must not be empty, `listenerMetadata` needs `listenerPath`. Not i
 the filter so syscalls newer than the profile return ENOSYS.
 """
 
-from __future__ import annotations
-
-import array
 import errno
-import json
-import logging
 import os
-import socket
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
-from pyrunc import SPEC_VERSION
+from pyrunc import SPEC_VERSION, quickjson
 from pyrunc.errors import SeccompError, SpecError, SyscallError
 from pyrunc.linux import libseccomp as scmp
+from pyrunc.log import get_logger
 from pyrunc.spec.model import Seccomp, SeccompSyscall
 
-log = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+log = get_logger(__name__)
 
 # Base action values; ERRNO and TRACE get their errno OR-ed in by `action_value`.
 ACTIONS: dict[str, int] = {
@@ -102,36 +99,42 @@ class SeccompConfigError(SeccompError, SpecError):
     is also a SeccompError."""
 
 
-@dataclass(frozen=True, slots=True)
 class Rule:
     """One libseccomp rule to add: `conditions` are (arg index, SCMP_CMP_*, datum_a, datum_b), ANDed."""
 
-    syscall: str
-    action: int
-    conditions: tuple[tuple[int, int, int, int], ...]
-    spec_path: str  # /linux/seccomp/syscalls/<i>
+    __slots__ = ("action", "conditions", "spec_path", "syscall")
+
+    def __init__(self, syscall: str, action: int, conditions: tuple[tuple[int, int, int, int], ...],
+                 spec_path: str) -> None:
+        self.syscall = syscall
+        self.action = action
+        self.conditions = conditions
+        self.spec_path = spec_path  # /linux/seccomp/syscalls/<i>
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class SeccompFilter:
     """A compiled profile, ready for `load_filter`: the BPF program and the kernel flags to load it with."""
 
-    program: scmp.Program
-    flags: int  # SECCOMP_FILTER_FLAG_* for seccomp(2), NEW_LISTENER included when `notify`
-    notify: bool  # an SCMP_ACT_NOTIFY rule is in the filter: loading returns a listener fd
-    skipped: tuple[str, ...] = ()  # syscall names unknown to this libseccomp, left out
-    listener_path: str | None = None
-    listener_metadata: str | None = None
+    __slots__ = ("flags", "listener_metadata", "listener_path", "notify", "program", "skipped")
+
+    def __init__(self, program: scmp.Program, flags: int, notify: bool, skipped: tuple[str, ...] = (),
+                 listener_path: str | None = None, listener_metadata: str | None = None) -> None:
+        self.program = program
+        self.flags = flags  # SECCOMP_FILTER_FLAG_* for seccomp(2), NEW_LISTENER included when `notify`
+        self.notify = notify  # an SCMP_ACT_NOTIFY rule is in the filter: loading returns a listener fd
+        self.skipped = skipped  # syscall names unknown to this libseccomp, left out
+        self.listener_path = listener_path
+        self.listener_metadata = listener_metadata
 
 
 # --------------------------------------------------------------------------------------------- checks
 
 
-def _is_uint(v: Any, maximum: int) -> bool:
+def _is_uint(v: "Any", maximum: int) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= maximum
 
 
-def _check_action(name: Any, errno_ret: Any, action_ptr: str, errno_ptr: str) -> list[tuple[str, str]]:
+def _check_action(name: "Any", errno_ret: "Any", action_ptr: str, errno_ptr: str) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     if not isinstance(name, str) or name not in ACTIONS:
         problems.append((action_ptr, f"unknown seccomp action {name!r}"))
@@ -370,7 +373,7 @@ def load_filter(f: SeccompFilter) -> int | None:
 # --------------------------------------------------------------------------------------------- notify
 
 
-def container_process_state(notify_pid: int, state: Mapping[str, Any], metadata: str | None) -> dict[str, Any]:
+def container_process_state(notify_pid: int, state: "Mapping[str, Any]", metadata: str | None) -> "dict[str, Any]":
     """runtime-spec "container process state" (config-linux.md, Seccomp) for one seccompFd."""
     cps: dict[str, Any] = {"ociVersion": SPEC_VERSION, "fds": [SECCOMP_FD_NAME], "pid": notify_pid}
     if metadata:
@@ -379,7 +382,7 @@ def container_process_state(notify_pid: int, state: Mapping[str, Any], metadata:
     return cps
 
 
-def send_listener(listener_path: str, notify_fd: int, state: Mapping[str, Any], metadata: str | None,
+def send_listener(listener_path: str, notify_fd: int, state: "Mapping[str, Any]", metadata: str | None,
                   notify_pid: int | None = None) -> None:
     """Implements `linux.seccomp.listenerPath`: send the container process state and the seccomp fd to the agent.
 
@@ -391,8 +394,10 @@ def send_listener(listener_path: str, notify_fd: int, state: Mapping[str, Any], 
     """
     ptr = "/linux/seccomp/listenerPath"
     pid = notify_pid if notify_pid is not None else int(state.get("pid") or 0)
-    payload = json.dumps(container_process_state(pid, state, metadata),
-                         separators=(",", ":")).encode()
+    payload = quickjson.dumps(container_process_state(pid, state, metadata), separators=(",", ":")).encode()
+    import array  # imported here: only configs with a listenerPath need these
+    import socket
+
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as sock:
             sock.connect(listener_path)

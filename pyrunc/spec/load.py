@@ -237,9 +237,9 @@ def _raise_errors(problems: list[Problem], source: str) -> None:
     errors = [(p.pointer, p.message) for p in problems if not p.warning]
     warnings = [p for p in problems if p.warning]
     if warnings:
-        import logging
+        from pyrunc.log import get_logger
 
-        log = logging.getLogger("pyrunc.spec")
+        log = get_logger("pyrunc.spec")
         for w in warnings:
             log.warning("%s: %s: %s", source, w.pointer or "/", w.message)
     if errors:

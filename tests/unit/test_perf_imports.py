@@ -3,6 +3,8 @@
 containerd runs `state`, `kill` and `list` for every container; their target is 1.3x a bare `python -I -S` start
 (bench/run.py measures it: speed is never asserted here). What these tests hold is what makes that possible:
 - run as the launcher runs them (`python -I -S`, pyrunc on sys.path), they import no heavy module;
+- the runtime side of create, run, start, exec and delete (everything but the command line and the config) imports
+  none of the heavy modules, nor the modules only some configs need;
 - the shortcuts give the results of what they replace: pyrunc.quickjson == json, kill's signal_number ==
   parse_signal, pyrunc.cli.main.parse_plain == the command's argparse parser;
 - the launcher written by pyrunc.launcher runs pyrunc, with its quick exit, and the same output and exit codes.
@@ -16,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -97,6 +100,100 @@ def test_kill_sigkill_of_a_pidns_init_is_hot_too(live_root: tuple[str, int]) -> 
     assert "pyrunc.errors" not in modules and "json" not in modules
     assert not [m for m in modules if m.startswith("pyrunc.cgroups")]  # no cgroup: the init was signalled
     os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # it got the SIGKILL (reaped by the fixture)
+
+
+# ------------------------------------------------------------------------- create, run, exec: the runtime side
+
+# Never imported by the runtime side of create/run/start/exec/delete (bench/README.md "create, run, exec"): each
+# costs 1 to 10 ms, or pulls in modules that do (dataclasses: inspect, ast, dis; logging: traceback, threading).
+RUNTIME_HEAVY = (
+    "dataclasses", "typing", "logging", "inspect", "ast", "socket", "signal", "shutil", "json", "re", "enum",
+    "ctypes.util", "platform", "subprocess", "tempfile", "threading", "__future__", "contextlib", "importlib",
+    "selectors", "termios", "tty",
+)
+# Imported only for the configs that use them (a terminal, hooks, seccomp, sysctls, tmpcopyup, id mappings).
+CONFIG_ONLY = (
+    "pyrunc.linux.pty", "pyrunc.runtime.hooks", "pyrunc.security.seccomp", "pyrunc.linux.libseccomp",
+    "pyrunc.rootfs.sysctl", "pyrunc.rootfs.copyup", "pyrunc.rootfs.idmap", "pyrunc.process.idmap",
+)
+# Not checked here: the command line and the config (argparse, schema validation), and pyrunc.errors (it still has
+# `from __future__ import annotations`).
+FRONT = ("pyrunc.cli", "pyrunc.spec", "pyrunc.errors")
+
+_RECORD_IMPORTS = r"""
+import builtins, sys
+edges = {}
+real_import = builtins.__import__
+
+def record(name, globals=None, locals=None, fromlist=(), level=0):
+    module = real_import(name, globals, locals, fromlist, level)
+    g = globals or {}
+    if level:
+        base = g.get("__package__") or ""
+        base = base.rsplit(".", level - 1)[0] if level > 1 else base
+        name = f"{base}.{name}" if name else base
+    got = edges.setdefault(g.get("__name__", "?"), set())
+    got.add(name)
+    got.update(f"{name}.{item}" for item in fromlist or () if f"{name}.{item}" in sys.modules)
+    return module
+
+builtins.__import__ = record
+sys.path.append(sys.argv[1])
+from pyrunc.cli.main import main
+rc = main(sys.argv[3:])
+with open(sys.argv[2], "w") as f:
+    f.writelines(f"{k} {' '.join(sorted(v))}\n" for k, v in edges.items())
+sys.exit(rc)
+"""
+
+
+def _runtime_side_imports(args: list[str], tmp_path: Path) -> set[str]:
+    """Run `main(args)` in `python -I -S` as the launcher does, recording every import statement executed (not only
+    the first import of a module); return what the runtime side (every pyrunc module but FRONT's) imports, directly
+    or through the modules it imports."""
+    graph = tmp_path / "imports.txt"
+    with open(tmp_path / "stderr.txt", "w+") as err:  # files, not pipes: a created init keeps create's stdio
+        p = subprocess.run([sys.executable, "-I", "-S", "-c", _RECORD_IMPORTS, str(REPO), str(graph), *args],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, timeout=60)
+        err.seek(0)
+        assert p.returncode == 0, f"{' '.join(args)}: {err.read()}"
+    edges: dict[str, list[str]] = {}
+    for line in graph.read_text().splitlines():
+        importer, *names = line.split()
+        edges[importer] = names
+    todo = [m for m in edges if m.startswith("pyrunc.") and not m.startswith(FRONT)]
+    needed = set(todo)
+    while todo:
+        for name in edges.get(todo.pop(), ()):
+            parts = name.split(".")
+            for n in (".".join(parts[:i]) for i in range(1, len(parts) + 1)):  # a.b.c imports a and a.b too
+                if n not in needed and not n.startswith(FRONT):
+                    needed.add(n)
+                    todo.append(n)
+    return needed
+
+
+@pytest.mark.root
+def test_create_run_exec_runtime_side_imports_nothing_heavy(make_bundle: Any, tmp_path: Path) -> None:
+    """The whole life of a container: run in the foreground, then create, start, exec, delete --force."""
+    root = str(tmp_path / "root")
+    cid = f"perf{os.getpid()}"
+    lines = [
+        ["run", "--bundle", str(make_bundle()), f"{cid}-run"],
+        ["create", "--bundle", str(make_bundle(args=["/bin/sleep", "60"])), cid],
+        ["start", cid],
+        ["exec", cid, "/bin/true"],
+        ["delete", "--force", cid],
+    ]
+    unwanted = (*RUNTIME_HEAVY, *CONFIG_ONLY)
+    try:
+        for args in lines:
+            needed = _runtime_side_imports(["--root", root, *args], tmp_path)
+            heavy = sorted(m for m in needed if any(m == u or m.startswith(f"{u}.") for u in unwanted))
+            assert heavy == [], f"{args[0]}: the runtime side imported {heavy}"
+    finally:
+        subprocess.run([sys.executable, "-m", "pyrunc", "--root", root, "delete", "--force", cid], cwd=REPO,
+                       capture_output=True, timeout=60)
 
 
 # ------------------------------------------------------------------------------------------ quickjson == json
