@@ -205,8 +205,16 @@ def sched_setattr(policy: str, *, nice: int = 0, priority: int = 0, flags: tuple
     attr.sched_nice = nice
     attr.sched_priority = priority
     attr.sched_runtime, attr.sched_deadline, attr.sched_period = runtime, deadline, period
-    raw_syscall("sched_setattr", ctypes.c_int(0), ctypes.byref(attr), ctypes.c_uint(0),
-                detail=f"policy={policy}", spec_path="/process/scheduler")
+    try:
+        raw_syscall("sched_setattr", ctypes.c_int(0), ctypes.byref(attr), ctypes.c_uint(0),
+                    detail=f"policy={policy}", spec_path="/process/scheduler")
+    except SyscallError as e:
+        # sched_setattr(2): EPERM when the affinity mask does not include every CPU (SCHED_DEADLINE). Say so in
+        # runc's words: the usual cause is the container's cpuset (linux.resources.cpu.cpus).
+        if e.errno == errno.EPERM and len(os.sched_getaffinity(0)) < (os.cpu_count() or 1):
+            e.detail = f"policy={policy}: process scheduler can't be used together with AllowedCPUs " \
+                       "(the CPU affinity or linux.resources.cpu.cpus excludes some CPUs)"
+        raise
 
 
 def ioprio_set(klass: str, priority: int) -> None:
@@ -241,6 +249,20 @@ def set_cpu_affinity(cpus: str, spec_path: str) -> None:
     except (OSError, ValueError) as e:
         err = getattr(e, "errno", None) or errno.EINVAL
         raise SyscallError("sched_setaffinity", err, detail=cpus, spec_path=spec_path) from None
+
+
+def reset_cpu_affinity() -> str | None:
+    """Allow every possible CPU (runc does the same for the init and for an exec without execCPUAffinity).
+
+    The runtime may run pinned (`taskset`, a systemd CPUAffinity=); since Linux 6.2 a move into a cpuset cgroup
+    keeps such a user-requested mask, so without this the container would inherit it. The kernel clamps the
+    mask to the CPUs it supports and to the task's cpuset. Returns the error text on failure (best effort).
+    """
+    try:
+        os.sched_setaffinity(0, range(8192))
+    except OSError as e:
+        return e.strerror or str(e)
+    return None
 
 
 def set_process_title(title: str) -> bool:

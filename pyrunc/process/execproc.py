@@ -106,6 +106,12 @@ def _intermediate(cfg: "ExecConfig", sock: "_socket.socket") -> None:
     # Only what the process may receive (stdio, preserved fds, the console) and our channels survive: no host fd
     # may reach the container (CVE-2024-21626). Done here, while /proc/self is still ours.
     proc.close_fds_except(cfg.keep_fds(sock))
+    affinity = cfg.process.exec_cpu_affinity
+    if affinity is not None and affinity.initial:
+        # The affinity of the runtime's process before it joins the container's cgroup (runtime-spec), so before
+        # join_tasks below: the container's cpuset may exclude the CPUs we run on.
+        _set_step("execCPUAffinity")
+        proc.set_cpu_affinity(affinity.initial, "/process/execCPUAffinity/initial")
     if cfg.cgroup_join:
         # Join the v1 cgroups ourselves, without the ~10 ms the parent's cgroup.procs write costs (see
         # pyrunc.cgroups.files.join_tasks); whatever is refused, the parent writes its usual way.
@@ -113,11 +119,6 @@ def _intermediate(cfg: "ExecConfig", sock: "_socket.socket") -> None:
         from pyrunc.cgroups import files
 
         sync.send(sock, Msg.JOINED, dirs=files.join_tasks(cfg.cgroup_join))
-    affinity = cfg.process.exec_cpu_affinity
-    if affinity is not None and affinity.initial:
-        # The affinity of the runtime's process before it joins the container's cgroup (runtime-spec).
-        _set_step("execCPUAffinity")
-        proc.set_cpu_affinity(affinity.initial, "/process/execCPUAffinity/initial")
 
     # GO: the parent has moved us into the container's cgroup: our child is born there and never runs a single
     # instruction outside it.
@@ -241,6 +242,21 @@ def _exec(cfg: "ExecConfig", sock: "_socket.socket") -> None:
         pty.hand_over(cfg.console, master, slave)
         cfg.console = None
 
+    # The final affinity (or the reset) right after the cgroup move, as runc does, and before the scheduler:
+    # SCHED_DEADLINE needs a mask with every CPU.
+    affinity = process.exec_cpu_affinity
+    if affinity is not None and affinity.final:
+        _set_step("execCPUAffinity")
+        proc.set_cpu_affinity(affinity.final, "/process/execCPUAffinity/final")
+    elif affinity is None or not affinity.initial:
+        # No execCPUAffinity: every CPU the container's cpuset allows, not `pyrunc exec`'s own (maybe pinned)
+        # affinity (runc). With only "initial", the kernel decides (runtime-spec: "SHOULD NOT change").
+        _set_step("cpu affinity")
+        err = proc.reset_cpu_affinity()
+        if err:
+            _warn(sock, f"resetting the CPU affinity failed ({err}): the process may inherit the runtime's CPU "
+                        "affinity")
+
     if process.no_new_privileges:
         _set_step("no_new_privs")
         prctl.set_no_new_privs()
@@ -297,10 +313,6 @@ def _exec(cfg: "ExecConfig", sock: "_socket.socket") -> None:
     env = credentials.with_home(list(cfg.env), process.user.uid)
     path = program.lookup(process.args[0], env)
 
-    if process.exec_cpu_affinity is not None and process.exec_cpu_affinity.final:
-        _set_step("execCPUAffinity")
-        proc.set_cpu_affinity(process.exec_cpu_affinity.final, "/process/execCPUAffinity/final")
-
     if cfg.seccomp is not None and process.no_new_privileges:
         # As late as possible: the filter may deny syscalls CPython needs for the remaining steps.
         _set_step("seccomp")
@@ -313,7 +325,7 @@ def _exec(cfg: "ExecConfig", sock: "_socket.socket") -> None:
     # Every fd but stdio and the preserved ones is close-on-exec (CVE-2024-21626), the sync socket included: its
     # EOF tells the parent the program runs. If execve fails, the socket is still open for the ERROR.
     proc.set_cloexec_from(3 + cfg.extra_fds)
-    os.execve(path, list(process.args), program.env_dict(env))
+    program.execve(path, list(process.args), env)
 
 
 def _load_seccomp(cfg: "ExecConfig", sock: "_socket.socket") -> None:

@@ -141,6 +141,14 @@ def _init(cfg: "ProcessConfig") -> None:
     # console pty can only become the controlling terminal of a session leader.
     proc.setsid()
 
+    # Every CPU the container's cpuset allows, not the runtime's own (maybe pinned) affinity; we are in the
+    # container's cgroup by now, and SCHED_DEADLINE (process.scheduler) needs the full mask. runtime-spec:
+    # execCPUAffinity "is not applicable to the container's init process".
+    _set_step("cpu affinity")
+    err = proc.reset_cpu_affinity()
+    if err:
+        _warn(f"resetting the CPU affinity failed ({err}): the container may inherit the runtime's CPU affinity")
+
     if "network" in plan.new:
         # A new network namespace has only `lo`, down. runc brings it up; so do we (no `ip` in the image needed).
         _set_step("bring up loopback")
@@ -281,11 +289,6 @@ def _init(cfg: "ProcessConfig") -> None:
     _set_step("exec fifo")
     execfifo.check_reopenable(cfg.fifo_fd)
 
-    if process.exec_cpu_affinity is not None and process.exec_cpu_affinity.final:
-        # runtime-spec: the final affinity, once the process is in its cgroup; here rather than right before
-        # execve so a failure still reaches `create`.
-        _set_step("execCPUAffinity")
-        proc.set_cpu_affinity(process.exec_cpu_affinity.final, "/process/execCPUAffinity/final")
 
     if cfg.seccomp is not None and process.no_new_privileges:
         # As late as possible: the filter may deny syscalls CPython needs for the remaining steps.
@@ -316,7 +319,7 @@ def _init(cfg: "ProcessConfig") -> None:
     # Nothing of ours may reach the container process: every fd but stdio and the preserved ones is marked
     # close-on-exec (CVE-2024-21626: a leaked host fd became the container's cwd).
     proc.set_cloexec_from(3 + cfg.extra_fds)
-    os.execve(path, list(process.args), program.env_dict(env))
+    program.execve(path, list(process.args), env)
 
 
 # ------------------------------------------------------------------------------------------------ steps

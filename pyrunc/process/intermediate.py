@@ -66,12 +66,7 @@ def _stage(cfg: "ProcessConfig", sock: "_socket.socket") -> None:
         from pyrunc.cgroups import files
 
         sync.send(sock, Msg.JOINED, dirs=files.join_tasks(cfg.cgroup_join))
-    affinity = cfg.spec.process.exec_cpu_affinity if cfg.spec.process else None
-    if affinity is not None and affinity.initial:
-        # runtime-spec: "initial" is the affinity of the runtime's process before it joins the container's
-        # cgroup (a cpuset there may exclude the CPU we run on).
-        _set_step("execCPUAffinity")
-        proc.set_cpu_affinity(affinity.initial, "/process/execCPUAffinity/initial")
+    # (process.execCPUAffinity is not for the init, runtime-spec: see the reset in pyrunc.process.init.)
 
     # GO: the parent has put us in the container's cgroup, so every later child (the init, and all container
     # processes) starts there, and a new cgroup namespace is rooted at that cgroup.

@@ -79,6 +79,16 @@ def lookup(arg0: str, env: list[str], ptr: str = "/process/args/0") -> str:
     return path
 
 
+def execve(path: str, args: list[str], env: list[str], ptr: str = "/process/args/0") -> None:
+    """execve(2) of the looked-up program. A failure (a missing script interpreter, ENOEXEC, ETXTBSY...) reads as
+    runc's (`exec /run.sh: no such file or directory`): Docker maps the errno text to exit codes 127/126."""
+    try:
+        os.execve(path, args, env_dict(env))
+    except OSError as e:
+        err = e.errno or errno.EINVAL
+        raise StepError("exec", f"exec {path}: {go_strerror(err)}", err, ptr) from None
+
+
 def refuse_own_interpreter(path: str, arg0: str, ptr: str) -> None:
     """Refuse a program (or `#!` interpreter, up to the kernel's 4 levels) that is this runtime's own executable.
 

@@ -66,6 +66,21 @@ def _cgroup(st: State):  # type: ignore[no-untyped-def]
     return manager_from_state(st.cgroup)
 
 
+def _has_leftovers(st: State) -> bool:
+    """A stopped container that shared a pid namespace (none of its own, per the config) with processes still in
+    its cgroup. Only asked for SIGKILL of a stopped container, so reading the config costs nothing on the hot path."""
+    for ns in (st.config.get("linux") or {}).get("namespaces") or ():
+        if ns.get("type") == "pid" and not ns.get("path"):
+            return False
+    cg = _cgroup(st)
+    if cg is None:
+        return False
+    try:
+        return cg.exists() and bool(cg.pids())
+    except OSError:
+        return False
+
+
 def signal_all(st: State, sig: int) -> None:
     """Send `sig` to every process of the container's cgroup (`kill --all`)."""
     cg = _cgroup(st)
@@ -100,6 +115,11 @@ def kill(root: str, cid: str, sig: int, all_processes: bool = False) -> None:
     st = statestore.load(root, cid)
     current = statestore.status(root, st)
     if current == STOPPED:
+        if sig == SIGKILL and _has_leftovers(st):
+            # runc >= 1.2 (its issue 4047): with no private pid namespace the init may be gone while processes
+            # it started (or `exec`s) still run in the container's cgroup; SIGKILL reaches them all.
+            signal_all(st, sig)
+            return
         if all_processes:
             return
         raise _not_running()

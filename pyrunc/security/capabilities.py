@@ -19,21 +19,22 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 
-def _known(names: tuple[str, ...], warn: "Callable[[str], None]", which: str) -> tuple[str, ...]:
+def _known(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The names this kernel has; the others were already reported by `drop_bounding`."""
     last = caps.last_cap()
-    out = []
-    for name in names:
-        num = caps.CAP_NUMBERS.get(name)
-        if num is None or num > last:
-            warn(f"capability {name} in {which} is not supported by this kernel: ignored")
-            continue
-        out.append(name)
-    return tuple(out)
+    return tuple(n for n in names if caps.CAP_NUMBERS.get(n, last + 1) <= last)
 
 
 def drop_bounding(c: Capabilities | None, warn: "Callable[[str], None]") -> None:
     """Drop every capability not in `process.capabilities.bounding` from the bounding set."""
-    keep = set(_known(c.bounding if c else (), warn, "bounding"))
+    # Runtime-spec: a capability that cannot be mapped or granted is logged as a warning, not an error (runc
+    # warns once, listing every unknown or unavailable name across the five sets). This runs before apply_sets.
+    if c is not None:
+        every = (*c.bounding, *c.effective, *c.inheritable, *c.permitted, *c.ambient)
+        unknown = sorted(set(every) - set(_known(every)))
+        if unknown:
+            warn(f"ignoring unknown or unavailable capabilities: [{' '.join(unknown)}]")
+    keep = set(_known(c.bounding if c else ()))
     for num in range(caps.last_cap() + 1):
         name = caps.CAP_NAMES[num] if num < len(caps.CAP_NAMES) else f"CAP_{num}"
         if name not in keep:
@@ -44,14 +45,15 @@ def apply_sets(c: Capabilities | None, warn: "Callable[[str], None]") -> None:
     """capset(effective, permitted, inheritable), then the ambient set."""
     if c is None:
         c = Capabilities()
-    eff = caps.to_mask(_known(c.effective, warn, "effective"))
-    perm = caps.to_mask(_known(c.permitted, warn, "permitted"))
-    inh = caps.to_mask(_known(c.inheritable, warn, "inheritable"))
+    eff = caps.to_mask(_known(c.effective))
+    perm = caps.to_mask(_known(c.permitted))
+    inh = caps.to_mask(_known(c.inheritable))
     caps.capset(eff, perm, inh, detail=f"effective={eff:#x} permitted={perm:#x} inheritable={inh:#x}")
     prctl.ambient_clear_all()
-    for name in _known(c.ambient, warn, "ambient"):
+    for name in _known(c.ambient):
         try:
             prctl.ambient_raise(caps.CAP_NUMBERS[name], detail=name)
         except SyscallError as e:
-            warn(f"cannot raise ambient capability {name} (it must also be permitted and inheritable): "
-                 f"{e.strerror}")
+            # runc's wording ("can't raise ambient capability CAP_X: <errno text>"); the kernel refuses caps that
+            # are not both permitted and inheritable.
+            warn(f"can't raise ambient capability {name}: {e.strerror}")

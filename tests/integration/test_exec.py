@@ -160,6 +160,74 @@ def test_defaults_come_from_the_containers_process(runtime: Any, running: Any) -
     assert "NoNewPrivs:\t1" in p.stdout
 
 
+def test_exec_cpu_affinity_and_reset(runtime: Any, running: Any, tmp_path: Path) -> None:
+    """execCPUAffinity.final from config.json or process.json; without one, an exec from a pinned runtime gets
+    every CPU rather than the runtime's affinity (runc's bats cpu_affinity.bats)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.skip("needs two CPUs")
+    first, last = cpus[0], cpus[-1]
+
+    def pinned() -> None:
+        os.sched_setaffinity(0, {last})
+
+    def allowed(p: subprocess.CompletedProcess) -> str:
+        assert p.returncode == 0, p.stderr
+        return p.stdout.split("\t")[1].strip()
+
+    grep = ("grep", "Cpus_allowed_list", "/proc/self/status")
+    cid, _ = running(name="c-aff0")
+    assert allowed(runtime("exec", cid, *grep, preexec_fn=pinned)) not in (str(first), str(last))
+
+    cid, _ = running(edit=lambda c: c["process"].update(execCPUAffinity={"final": str(first)}), name="c-aff1")
+    assert allowed(runtime("exec", cid, *grep, preexec_fn=pinned)) == str(first)
+    # With only "initial", the kernel decides the final affinity: the runtime's process keeps "initial".
+    spec = {"args": list(grep), "cwd": "/", "env": ["PATH=/bin"], "execCPUAffinity": {"initial": str(first)}}
+    (tmp_path / "p.json").write_text(json.dumps(spec))
+    assert allowed(runtime("exec", "-p", str(tmp_path / "p.json"), cid, preexec_fn=pinned)) == str(first)
+
+
+def test_io_priority_class_without_priority(runtime: Any, running: Any, tmp_path: Path) -> None:
+    """process.ioPriority.priority may be left out (the spec's schema and runc; runc's bats ioprio.bats)."""
+    cid, _ = running(edit=lambda c: c["process"].update(ioPriority={"class": "IOPRIO_CLASS_BE", "priority": 4}))
+    spec = {"args": ["cat", "/proc/self/stat"], "cwd": "/", "env": ["PATH=/bin"],
+            "ioPriority": {"class": "IOPRIO_CLASS_IDLE"}}
+    (tmp_path / "p.json").write_text(json.dumps(spec))
+    p = runtime("exec", "-p", str(tmp_path / "p.json"), cid)
+    assert p.returncode == 0, p.stderr
+
+
+def _dead(pid: int) -> bool:
+    """Gone, or a zombie waiting for its (slow) reaper."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_kill_reaches_leftovers_of_a_host_pidns_container_whose_init_is_gone(runtime: Any, running: Any,
+                                                                             tmp_path: Path) -> None:
+    """runc >= 1.2 (its issue 4047, bats kill.bats "kill KILL [host pidns + init gone]"): `kill KILL` of a
+    container without its own pid namespace kills what is left in its cgroup, even when the init is gone."""
+    def host_pidns(c: dict[str, Any]) -> None:
+        c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "pid"]
+        c["linux"]["cgroupsPath"] = f"/{uniq('pyrunc-kill-hostpid')}"
+
+    cid, init = running(edit=host_pidns, name="c-killhp")
+    child = exec_detached(runtime, cid, "sleep", "1000", pid_file=tmp_path / "x.pid")
+    os.kill(init, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while runtime.state(cid)["status"] != "stopped" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _dead(child)
+    p = runtime("kill", cid, "KILL")
+    assert p.returncode == 0, p.stderr
+    while not _dead(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _dead(child)
+
+
 def test_unknown_cap_is_a_warning(runtime: Any, running: Any) -> None:
     cid, _ = running()
     p = runtime("exec", "--cap", "CAP_NOPE", cid, "true")

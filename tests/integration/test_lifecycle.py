@@ -263,6 +263,27 @@ def test_bad_process_fails_and_leaves_nothing(runtime: Any, make_bundle: Any, ar
         assert processes_with(str(bundle)) == []
 
 
+def test_execve_failure_uses_runcs_wording(runtime: Any, make_bundle: Any, private_rootfs: Path) -> None:
+    """execve itself fails (a script whose interpreter is missing): `run` and `exec` say so in runc's words
+    (`exec /run.sh: no such file or directory`; runc's bats run.bats/exec.bats "[execve error]"), which Docker
+    matches to give exit code 127."""
+    script = private_rootfs / "run.sh"
+    script.write_text("#!/nonexistent-interpreter\n")
+    script.chmod(0o755)
+    bundle = make_bundle(args=["/run.sh"], rootfs=private_rootfs)
+    p = runtime("run", "-b", str(bundle), uniq("c-execve"))
+    assert p.returncode == 1
+    assert "exec /run.sh: no such file or directory" in p.stderr, p.stderr
+
+    bundle = make_bundle(args=["sleep", "100"], rootfs=private_rootfs)
+    cid = uniq("c-execve2")
+    runtime.create(bundle, cid)
+    runtime("start", cid, check=True)
+    p = runtime("exec", cid, "/run.sh")
+    assert p.returncode == 255
+    assert "exec /run.sh: no such file or directory" in p.stderr, p.stderr
+
+
 def test_missing_mount_source_fails_and_leaves_nothing(runtime: Any, make_bundle: Any, tmp_path: Path) -> None:
     def edit(c: dict[str, Any]) -> None:
         c["mounts"].append({"destination": "/mnt", "type": "bind", "source": str(tmp_path / "nonexistent"),

@@ -146,6 +146,25 @@ def test_capabilities_non_root_user_get_exactly_the_config(runtime: Any, make_bu
     assert int(status_field(out, "CapAmb"), 16) == nbs
 
 
+def test_unknown_capabilities_are_a_warning_and_ambient_needs_inheritable(runtime: Any, make_bundle: Any) -> None:
+    """Runtime-spec: caps that cannot be mapped are logged as a warning and ignored (runc's bats capabilities.bats);
+    an ambient cap that is not inheritable is skipped with runc's warning wording."""
+    def edit(c: dict[str, Any]) -> None:
+        caps = c["process"]["capabilities"]
+        caps["bounding"] = ["CAP_UNKNOWN", "CAP_KILL", "UNKNOWN_CAP"]
+        caps["effective"] = caps["permitted"] = ["CAP_KILL", "CAP_CHOWN", "CAP_UNKNOWN"]
+        caps["inheritable"] = ["CAP_KILL"]
+        caps["ambient"] = ["CAP_KILL", "CAP_CHOWN"]
+
+    bundle = make_bundle(edit=edit, args=["cat", "/proc/self/status"])
+    p = runtime("run", "-b", str(bundle), uniq("c-capunk"))
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.count("ignoring unknown or unavailable capabilities: [CAP_UNKNOWN UNKNOWN_CAP]") == 1, p.stderr
+    assert "can't raise ambient capability CAP_CHOWN: " in p.stderr
+    assert int(status_field(p.stdout, "CapBnd"), 16) == 1 << 5
+    assert int(status_field(p.stdout, "CapAmb"), 16) == 1 << 5
+
+
 def test_no_capabilities_object_means_none(runtime: Any, make_bundle: Any) -> None:
     def edit(c: dict[str, Any]) -> None:
         del c["process"]["capabilities"]
@@ -362,16 +381,51 @@ def test_scheduler_io_priority_personality_and_affinity(runtime: Any, make_bundl
     def edit(c: dict[str, Any]) -> None:
         c["process"]["scheduler"] = {"policy": "SCHED_BATCH", "nice": 7}
         c["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_IDLE", "priority": 0}
-        c["process"]["execCPUAffinity"] = {"final": "0"}
         c["linux"]["personality"] = {"domain": "LINUX32"}
 
-    out = run_sh(runtime, make_bundle, "cat /proc/self/stat; grep Cpus_allowed_list /proc/self/status; uname -m",
-                 edit)
+    out = run_sh(runtime, make_bundle, "cat /proc/self/stat; uname -m", edit)
     stat_fields = out.splitlines()[0].rsplit(")", 1)[1].split()
     assert stat_fields[16] == "7"  # nice (field 19)
     assert stat_fields[38] == "3"  # policy (field 41): SCHED_BATCH
-    assert "Cpus_allowed_list:\t0\n" in out
     assert out.splitlines()[-1] in ("i686", "armv8l", "armv7l")  # LINUX32 personality
+
+
+def test_deadline_scheduler_with_a_cpuset_says_why(runtime: Any, make_bundle: Any) -> None:
+    """sched_setattr(SCHED_DEADLINE) is EPERM unless the affinity has every CPU: runc's hint names the cpuset
+    (runc's bats scheduler.bats, "scheduler vs cpus"); a pinned runtime alone does not cause it."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.skip("needs two CPUs")
+    deadline = {"policy": "SCHED_DEADLINE", "runtime": 42000, "deadline": 1000000, "period": 1000000}
+
+    def with_cpuset(c: dict[str, Any]) -> None:
+        c["process"]["scheduler"] = deadline
+        c["linux"]["resources"] = {"cpu": {"cpus": str(cpus[0]), "mems": "0"}}
+
+    p = runtime("run", "-b", str(make_bundle(edit=with_cpuset, args=["true"])), uniq("c-dl1"))
+    assert p.returncode == 1
+    assert "process scheduler can't be used together with AllowedCPUs" in p.stderr, p.stderr
+
+    bundle = make_bundle(edit=lambda c: c["process"].update(scheduler=deadline), args=["true"])
+    p = runtime("run", "-b", str(bundle), uniq("c-dl2"), preexec_fn=lambda: os.sched_setaffinity(0, cpus[:1]))
+    assert p.returncode == 0, p.stderr
+
+
+def test_init_gets_every_cpu_not_the_runtimes_affinity(runtime: Any, make_bundle: Any) -> None:
+    """A pinned runtime (taskset) does not pin the container (runc's bats cpu_affinity.bats); execCPUAffinity is
+    "not applicable to the container's init process" (runtime-spec)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.skip("needs two CPUs")
+
+    def edit(c: dict[str, Any]) -> None:
+        c["process"]["execCPUAffinity"] = {"initial": str(cpus[0]), "final": str(cpus[0])}
+
+    bundle = make_bundle(edit=edit, args=["grep", "Cpus_allowed_list", "/proc/self/status"])
+    p = runtime("run", "-b", str(bundle), uniq("c-aff"), preexec_fn=lambda: os.sched_setaffinity(0, cpus[-1:]))
+    assert p.returncode == 0, p.stderr
+    allowed = p.stdout.split("\t")[1].strip()
+    assert allowed not in (str(cpus[0]), str(cpus[-1])), p.stdout
 
 
 # ------------------------------------------------------------------------------------------- seccomp

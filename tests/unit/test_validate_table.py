@@ -111,10 +111,6 @@ CASES: list[tuple[str, Callable[[Raw], None], str, dict[str, Any]]] = [
     ("gid-too-big", set_("process/user/gid", 2**32), "/process/user/gid", {}),
     ("additional-gid-minus-one", set_("process/user/additionalGids", [1, 2**32 - 1]),
      "/process/user/additionalGids/1", {}),
-    ("unknown-capability-bounding", set_("process/capabilities/bounding", ["CAP_KILL", "CAP_TEST"]),
-     "/process/capabilities/bounding/1", {}),
-    ("unknown-capability-inheritable", set_("process/capabilities/inheritable", ["CHOWN"]),
-     "/process/capabilities/inheritable/0", {}),
     ("unknown-rlimit", set_("process/rlimits", [{"type": "RLIMIT_FILES", "soft": 1, "hard": 1}]),
      "/process/rlimits/0/type", {}),
     ("duplicate-rlimit", set_("process/rlimits", [{"type": "RLIMIT_NOFILE", "soft": 1, "hard": 1}] * 2),
@@ -236,7 +232,7 @@ def _rewrite(bundle: str, cfg: Raw) -> None:
 
 def test_all_problems_are_reported_at_once(tmp_path: Any) -> None:
     together = [
-        "args-not-strings", "cwd-relative", "uid-minus-one", "unknown-capability-bounding", "duplicate-rlimit",
+        "args-not-strings", "cwd-relative", "uid-minus-one", "duplicate-rlimit",
         "env-without-equals", "hook-path-relative", "namespace-path-wrong-type", "mappings-without-userns",
         "sysctl-global", "cgroups-path-dotdot", "seccomp-unknown-arch", "device-bad-type", "masked-path-relative",
         "time-offsets-without-timens", "oci-version", "mount-destination-missing", "unified-traversal",
