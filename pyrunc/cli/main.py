@@ -264,7 +264,10 @@ def main(argv: list[str] | None = None, *, quick_exit: bool = False) -> int:
 # and cgroups modules) leaves nothing for the interpreter's finalization to do but free memory, and that
 # finalization (tearing down every module) costs ~20% of an interpreter start. A command belongs here only when
 # nothing it runs relies on finalization: no unclosed buffered file, no __del__ or weakref.finalize clean-up.
-QUICK_EXIT = frozenset({"state", "kill", "list", "delete", "features"})
+# create/start/run/exec qualify too: the log and state files are written with raw fds, sockets and fds they hold
+# are closed explicitly (or by the kernel at exit, which is all a socket's __del__ would do), and a command that
+# imported `logging` or started a thread registers exit work, so `_exit_now` leaves it to the interpreter.
+QUICK_EXIT = frozenset({"state", "kill", "list", "delete", "features", "create", "start", "run", "exec"})
 # Commands that build a container process (see _main: no garbage collection while they do).
 SETUP = frozenset({"create", "run", "exec"})
 _command = ""  # the command main() ran
