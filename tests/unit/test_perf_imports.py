@@ -357,7 +357,7 @@ def launcher(tmp_path: Path) -> str:
 
     launcher_mod.write(str(path))
     text = path.read_text()
-    assert text.startswith(f"#!{sys.executable} -IS\n")
+    assert text.startswith(f"#!{sys.executable} -ISOO\n")
     assert os.access(path, os.X_OK)
     return str(path)
 
