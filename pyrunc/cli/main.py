@@ -264,9 +264,10 @@ def main(argv: list[str] | None = None, *, quick_exit: bool = False) -> int:
 # and cgroups modules) leaves nothing for the interpreter's finalization to do but free memory, and that
 # finalization (tearing down every module) costs ~20% of an interpreter start. A command belongs here only when
 # nothing it runs relies on finalization: no unclosed buffered file, no __del__ or weakref.finalize clean-up.
-# create/start/run/exec qualify too: the log and state files are written with raw fds, sockets and fds they hold
-# are closed explicitly (or by the kernel at exit, which is all a socket's __del__ would do), and a command that
-# imported `logging` or started a thread registers exit work, so `_exit_now` leaves it to the interpreter.
+# create/start/run/exec qualify too: the log and state files are written with raw fds, every socket, fd and the
+# terminal relay are closed (and the tty mode restored) before they return (a socket's __del__ would only close
+# its fd, which the kernel does at exit), and exit work someone registered (logging's, threads) is handled by
+# `_exit_now`.
 QUICK_EXIT = frozenset({"state", "kill", "list", "delete", "features", "create", "start", "run", "exec"})
 # Commands that build a container process (see _main: no garbage collection while they do).
 SETUP = frozenset({"create", "run", "exec"})
@@ -281,9 +282,17 @@ def _exit_now(code: int) -> None:
 
     registered = getattr(atexit, "_ncallbacks", None)
     threading = sys.modules.get("threading")
-    if registered is None or registered() or (threading is not None and threading.active_count() > 1):
+    if registered is None or (threading is not None and threading.active_count() > 1):
+        return
+    pending = registered()
+    # `logging` registers exactly one exit hook when imported, shutdown(): if it is the only one, run it here (it
+    # flushes and closes the handlers; pyrunc.log's bridge handler writes unbuffered) rather than finalize for it.
+    logging = sys.modules.get("logging") if pending == 1 else None
+    if pending and logging is None:
         return
     try:
+        if logging is not None:
+            logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()
     except Exception:

@@ -30,13 +30,20 @@ class _Data(ctypes.Structure):
     _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
 
+_last_cap: list[int] = []  # the kernel's constant, read once per process (the init and exec's process ask ~5 times)
+
+
 def last_cap() -> int:
     """The highest capability number the running kernel knows (/proc/sys/kernel/cap_last_cap)."""
+    if _last_cap:
+        return _last_cap[0]
     try:
         with open("/proc/sys/kernel/cap_last_cap") as f:
-            return int(f.read().strip())
+            n = int(f.read().strip())
     except (OSError, ValueError):
-        return len(CAP_NAMES) - 1
+        return len(CAP_NAMES) - 1  # not cached: a later read (once /proc is there) may succeed
+    _last_cap.append(n)
+    return n
 
 
 def supported() -> list[str]:

@@ -266,6 +266,10 @@ class Program:
         self._buf = ctypes.create_string_buffer(bpf, len(bpf))
         self.fprog = SockFprog(self.instructions, ctypes.cast(self._buf, ctypes.c_void_p))
 
+    def to_bytes(self) -> bytes:
+        """The program as given (what `create` keeps for `exec`: pyrunc.runtime.seccomp_cache)."""
+        return self._buf.raw
+
 
 def load_program(prog: Program, flags: int) -> int:
     """seccomp(SECCOMP_SET_MODE_FILTER, flags, prog). Returns the listener fd with NEW_LISTENER, else 0.

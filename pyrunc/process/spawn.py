@@ -14,7 +14,7 @@ from _signal import SIGKILL
 
 from pyrunc.errors import InitError
 from pyrunc.linux import prctl
-from pyrunc.process import intermediate, sync
+from pyrunc.process import sync
 from pyrunc.process.sync import Msg
 
 TYPE_CHECKING = False
@@ -77,12 +77,18 @@ def reap_orphans() -> None:
 
 
 def spawn(cfg: "ProcessConfig | ExecConfig", parent: "ParentSide",
-          child: "Callable[[Any, _socket.socket], NoReturn]" = intermediate.main) -> int:
+          child: "Callable[[Any, _socket.socket], NoReturn] | None" = None) -> int:
     """Start the container's init (or exec's process); return its host pid once set-up succeeded (EOF after RUN).
 
     On failure the intermediate and the init are SIGKILLed and reaped before the exception propagates;
-    everything else (cgroup, state dir) is the caller's to clean.
+    everything else (cgroup, state dir) is the caller's to clean. `child` defaults to the container's
+    intermediate (create/run), imported here: `exec` passes its own and never loads the container set-up code
+    (pyrunc.process.init, rootfs.*: ~8 ms of imports). Either is imported before the fork (ARCHITECTURE rule 7).
     """
+    if child is None:
+        from pyrunc.process import intermediate
+
+        child = intermediate.main
     # unshare(CLONE_NEWUSER) and setns into a mount namespace fail in a multi-threaded process. (Threads are
     # started through `threading`: if nothing imported it, there are none.)
     threading = sys.modules.get("threading")

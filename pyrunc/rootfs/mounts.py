@@ -98,7 +98,12 @@ def open_mountpoint_strict(ctx: RootContext, dest: str, kind: str = "proc") -> t
     fake /proc. Each component is opened with O_NOFOLLOW from its parent fd and must be a directory.
     """
     comps = securejoin.components(dest)
-    fd = os.open(".", linuxfs.O_PATH_DIR, dir_fd=ctx.fd)
+    try:
+        # The rootfs itself: a user-namespaced container's root may be refused search permission on it (EACCES);
+        # the caller names the mount and its config pointer (rootfs.prepare.mount_one), this names the rootfs.
+        fd = os.open(".", linuxfs.O_PATH_DIR, dir_fd=ctx.fd)
+    except OSError as e:
+        raise SyscallError("openat", e.errno or errno.EIO, path=ctx.path) from None
     try:
         for i, comp in enumerate(comps):
             shown = "/" + "/".join(comps[: i + 1])

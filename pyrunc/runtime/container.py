@@ -296,6 +296,10 @@ def create_container(root: str, cid: str, opts: CreateOptions) -> Created:
     fifo_fd = -1
     try:
         statestore.save(root, st)  # names the cgroup before it exists: `delete --force` can always clean up
+        if seccomp_filter is not None:
+            from pyrunc.runtime import seccomp_cache
+
+            seccomp_cache.save(root, cid, raw["linux"]["seccomp"], seccomp_filter)  # exec loads it, see there
         fifo_fd = execfifo.open_path(execfifo.create(state_dir))
         cg.create()
         cg_created = True

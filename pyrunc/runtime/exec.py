@@ -2,9 +2,10 @@
 
 Order, so that bad input leaves nothing behind and the process never runs a single instruction outside the
 container: check the status (runc's messages), build the process (the container's `process` overridden by the
-flags, or a whole `--process FILE`), validate the flags, compile the container's seccomp profile, connect the
-sockets, and open the init's namespace files (pid + start time checked around it: a recycled pid never hands us
-another process's namespaces). Only then fork (`pyrunc.process.execproc`): the first child is put in the
+flags, or a whole `--process FILE`), validate the flags, get the container's seccomp filter (the program `create`
+compiled, when it provably matches: pyrunc.runtime.seccomp_cache; else compiled now), connect the sockets, and
+open the init's namespace files (pid + start time checked around it: a recycled pid never hands us another
+process's namespaces). Only then fork (`pyrunc.process.execproc`): the first child is put in the
 container's cgroup before it may go on, joins the namespaces and forks the process, which sets itself up and execs.
 
 Every error is reported as runc does: `exec failed: <why>` and exit status 255 (`ExecFailed`); a foreground exec
@@ -443,9 +444,14 @@ def _exec(root: str, cid: str, opts: ExecOptions) -> int:
         raise UsageError("invalid --cgroup argument: the container has no cgroup")
     seccomp_filter = None
     if spec.linux.seccomp is not None:
-        from pyrunc.security.seccomp import compile_filter
+        from pyrunc.runtime import seccomp_cache
 
-        seccomp_filter = compile_filter(spec.linux.seccomp)
+        # What create compiled from this very profile, if it provably is (see seccomp_cache); else compile it.
+        seccomp_filter = seccomp_cache.load(root, cid, st.config["linux"]["seccomp"], spec.linux.seccomp)
+        if seccomp_filter is None:
+            from pyrunc.security.seccomp import compile_filter
+
+            seccomp_filter = compile_filter(spec.linux.seccomp)
 
     console: _socket.socket | None = None
     tty_sock: _socket.socket | None = None

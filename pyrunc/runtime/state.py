@@ -18,6 +18,8 @@ file; no fsync, as runc: the state root is normally a tmpfs, and nothing in it o
   for it (delete, start, exec, update, pause, `kill --all`): a real config can be tens of KB (Docker's seccomp
   profile), the v1 cgroup paths near 1 KB, and `list` would parse them for every container. `save` writes them
   only when they changed, and before state.json.
+Other files of the directory are written the same way (`write_file`): `seccomp.bpf`, the seccomp filter `create`
+compiled, for `exec` (pyrunc.runtime.seccomp_cache).
 State files written by older pyrunc versions (config and cgroup inside state.json) still load.
 
 Status is never trusted from the file alone (ARCHITECTURE rule 10, SECURITY rule 6):
@@ -257,6 +259,17 @@ def save(root: str, st: State) -> None:
                 setattr(st, f"_{name}_json", data)
     _write_atomic(d, STATE_FILE, quickjson.dumps({k: getattr(st, k) for k in FIELDS}, separators=_COMPACT).encode())
     st._dir = d
+
+
+def write_file(root: str, cid: str, name: str, data: bytes) -> None:
+    """Another file of the container's directory (exec's compiled seccomp filter), written as state.json is:
+    atomically, 0600. Removed with the directory. Raises PyruncError."""
+    _write_atomic(container_dir(root, cid), name, data)
+
+
+def read_file(root: str, cid: str, name: str) -> bytes | None:
+    """A file written by `write_file`, or None if there is none."""
+    return _read_file(f"{container_dir(root, cid)}/{name}")
 
 
 def _read_file(path: str) -> bytes | None:

@@ -548,6 +548,40 @@ def test_containers_seccomp_profile_applies(runtime: Any, running: Any) -> None:
     assert "Seccomp:\t2" in p.stdout
 
 
+def test_exec_uses_the_filter_create_compiled_never_a_stale_one(runtime: Any, running: Any) -> None:
+    """create keeps the compiled program in the state dir (0600) and exec loads it without libseccomp
+    (pyrunc.runtime.seccomp_cache), but only for the very profile it was compiled from: a record of another
+    profile (here one that allows mkdir) or a damaged one is ignored, and the container's profile compiled again."""
+    def profile(action: str) -> Callable[[dict[str, Any]], None]:
+        def edit(c: dict[str, Any]) -> None:
+            c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                                     "syscalls": [{"names": ["mkdir", "mkdirat"], "action": action}]}
+        return edit
+
+    cid, _ = running(profile("SCMP_ACT_ERRNO"), name="c-exec-bpf")
+    other, _ = running(profile("SCMP_ACT_LOG"), name="c-exec-bpf-other")
+    kept = runtime.root / cid / "seccomp.bpf"
+    assert kept.stat().st_mode & 0o777 == 0o600
+    good = kept.read_bytes()
+    mkdir = ("sh", "-c", "mkdir /tmp/d 2>&1; grep Seccomp: /proc/self/status")
+
+    p = runtime("--debug", "exec", cid, *mkdir)
+    assert "Operation not permitted" in p.stdout and "Seccomp:\t2" in p.stdout, p.stdout + p.stderr
+    assert "seccomp.bpf" not in p.stderr  # loaded, not compiled
+
+    kept.write_bytes((runtime.root / other / "seccomp.bpf").read_bytes())
+    p = runtime("--debug", "exec", cid, *mkdir)
+    assert "Operation not permitted" in p.stdout, p.stdout + p.stderr
+    assert "not used (compiled from another profile" in p.stderr
+
+    record = json.loads(good)
+    record["program"] = record["program"][:-16] + "06000000ffff7f00"  # last instruction: RET ALLOW
+    kept.write_text(json.dumps(record))
+    p = runtime("--debug", "exec", cid, *mkdir)
+    assert "Operation not permitted" in p.stdout, p.stdout + p.stderr
+    assert "not used (digest mismatch)" in p.stderr
+
+
 def test_seccomp_listener_gets_the_exec_process(runtime: Any, make_bundle: Any, tmp_path: Path) -> None:
     """A NOTIFY profile: exec's process sends its own listener fd; the state names the container (its init),
     the container process pid is the exec'd one (runc)."""

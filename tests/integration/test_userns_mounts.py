@@ -182,3 +182,20 @@ def test_host_side_failure_is_a_clean_error(start: Any, runtime: Any) -> None:
     assert "mount bind /sys/kernel on /s: Invalid argument" in msg and "mount_setattr" in msg, msg
     assert "(config: /mounts/7)" in msg
     assert runtime("list", "-q").stdout.strip() == ""
+
+
+def test_rootfs_the_container_root_cannot_enter_is_a_clean_error(runtime: Any, make_bundle: Any,
+                                                                  userns_rootfs: Path) -> None:
+    """A rootfs (0700, the host's root's) the container's mapped root cannot search: the error names the first mount,
+    the rootfs and the config field, not a bare `Permission denied: .`; nothing is left behind."""
+    def edit(c: dict[str, Any]) -> None:
+        c["linux"]["namespaces"].append({"type": "user"})
+        c["linux"].update(USERNS)
+
+    userns_rootfs.chmod(0o700)
+    p = runtime("run", "-b", str(make_bundle(edit=edit, args=["true"], rootfs=userns_rootfs)), uniq("noentry"))
+    assert p.returncode != 0
+    msg = p.stderr.strip().splitlines()[-1]
+    assert f"mount proc on /proc: Permission denied (openat {userns_rootfs})" in msg, msg
+    assert "(config: /mounts/0)" in msg, msg
+    assert runtime("list", "-q").stdout.strip() == ""

@@ -129,6 +129,9 @@ while [ $(date +%s) -lt $end ]; do
     fds=DENIED; ls $d/fd >/dev/null 2>&1 && fds=READ
     root=DENIED; ls $d/root/ >/dev/null 2>&1 && root=READ
     echo "PROBED $comm environ=$env exe=$exe fd=$fds root=$root"
+    # Stay: this shell is pid 1 of the namespace the victim joined; its exit would SIGKILL the victim's init
+    # while `create` may still be setting it up (the test then saw "init process killed by SIGKILL").
+    sleep 30
     exit 0
   done
   sleep 0.05

@@ -399,3 +399,32 @@ def test_launcher_broken_pipe(launcher: str, live_root: tuple[str, int]) -> None
     p.wait(timeout=60)
     assert p.returncode in (0, 1, 120)  # like runc: no traceback
     assert p.stderr is not None and "Traceback" not in p.stderr.read().decode()
+
+
+_LOGGING_HANDLER = """
+import logging
+class H(logging.Handler):
+    def emit(self, record): pass
+    def close(self):
+        sys.stdout.write("+closed")
+        super().close()
+logging.getLogger().addHandler(H())
+"""
+
+
+@pytest.mark.parametrize(("setup", "quick", "out"), [
+    ("", True, "out"),
+    (_LOGGING_HANDLER, True, "out+closed"),  # logging's own exit hook alone: run (handlers closed), then _exit
+    ("import atexit; atexit.register(lambda: sys.stdout.write('+hook'))", False, "out+finalized+hook"),
+    (_LOGGING_HANDLER + "import atexit; atexit.register(lambda: sys.stdout.write('+hook'))", False,
+     "out+finalized+hook+closed"),
+    ("import threading, time; threading.Thread(target=time.sleep, args=(0.3,)).start()", False, "out+finalized"),
+])
+def test_quick_exit_only_without_exit_work(setup: str, quick: bool, out: str) -> None:
+    """cli.main._exit_now: _exit with the code and flushed output, unless exit work is registered (then the
+    interpreter ends as usual and runs it); logging's shutdown hook, when it is the only one, is run first."""
+    script = f"import sys\nsys.path.insert(0, {str(REPO)!r})\n{setup}\nfrom pyrunc.cli import main as m\n" \
+             "sys.stdout.write('out')\nm._exit_now(7)\nsys.stdout.write('+finalized')\n"
+    p = subprocess.run([sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True, timeout=60)
+    assert p.stderr == ""
+    assert (p.returncode, p.stdout) == ((7, out) if quick else (0, out))
