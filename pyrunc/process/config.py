@@ -65,6 +65,7 @@ class ExecConfig:
     no_new_keyring: bool = False          # the container was created with --no-new-keyring
     seccomp: Any = None                   # the container's compiled `linux.seccomp` filter
     personality: Personality | None = None  # the container's `linux.personality`
+    memory_policy: Any = None             # the container's `linux.memoryPolicy` (mode, nodes, flags mapping)
     parent_pid: int = 0
 
     def keep_fds(self, sock: socket.socket) -> set[int]:

@@ -20,6 +20,7 @@ from typing import Any, NoReturn, Protocol
 
 from pyrunc.errors import InitError
 from pyrunc.linux import prctl
+from pyrunc.log import LEVELS, LOG
 from pyrunc.process import intermediate, sync
 from pyrunc.process.config import ExecConfig, ProcessConfig
 from pyrunc.process.sync import Msg
@@ -95,9 +96,11 @@ def spawn(cfg: ProcessConfig | ExecConfig, parent: ParentSide,
     if inter == 0:  # pragma: no cover - child
         try:
             psock.close()
+            sync.forward_log(csock)
         finally:
             child(cfg, csock)  # never returns
     csock.close()
+    LOG.write("debug", f"spawn: forked the intermediate stage, pid {inter}")
     if cfg.console is not None:
         cfg.console.close()  # the init holds it now
         cfg.console = None
@@ -112,6 +115,7 @@ def spawn(cfg: ProcessConfig | ExecConfig, parent: ParentSide,
                 kind, fields, fd = sync.recv(psock)
             except sync.SyncEOF:
                 if got_run:
+                    LOG.write("debug", "spawn: EOF on the sync socket, set-up finished")
                     return init_pid
                 raise _vanished(inter if inter_alive else init_pid, "intermediate" if inter_alive else "init",
                                 inter_alive) from None
@@ -119,22 +123,28 @@ def spawn(cfg: ProcessConfig | ExecConfig, parent: ParentSide,
                 raise sync.init_error(fields)
             if kind in (Msg.HOOKS, Msg.READY, Msg.SECCOMP) and not init_pid:
                 raise InitError("sync", f"{kind.value} arrived before the process's pid")
-            if kind is Msg.WARN:
+            if kind is Msg.LOG:
+                level = str(fields.get("level", "debug"))
+                LOG.write(level if level in LEVELS else "debug", str(fields.get("msg", "")))
+            elif kind is Msg.WARN:
                 parent.on_warn(str(fields.get("message", "")))
             elif kind is Msg.MAP_REQUEST:
                 parent.on_map_request(int(fields["pid"]))
                 sync.send(psock, Msg.MAP_DONE)
             elif kind is Msg.INIT_PID:
                 init_pid = int(fields["pid"])
+                LOG.write("debug", f"spawn: the container process has pid {init_pid}")
                 status = _reap(inter, block=True)
                 inter_alive = False
                 if status is not None and status != 0:
                     raise InitError("intermediate", f"exited with {_describe_exit(status)}")
                 parent.on_init_pid(init_pid)
             elif kind is Msg.HOOKS:
+                LOG.write("debug", "spawn: the init asks for the prestart and createRuntime hooks")
                 state = parent.on_hooks(init_pid)
                 sync.send(psock, Msg.HOOKS_DONE, state=state)
             elif kind is Msg.READY:
+                LOG.write("debug", "spawn: the process is ready to exec; setting rlimits and saving the state")
                 parent.on_ready(init_pid)
                 sync.send(psock, Msg.RUN)
                 got_run = True

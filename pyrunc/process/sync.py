@@ -23,6 +23,8 @@ drops it when it exits, so from then on an EOF at the parent means the init clos
     send fd to listenerPath ◀──────────────────────────────── SECCOMP(+fd) ────── seccomp (nnp)
                                      ── SECCOMP_DONE ────────────────────────────▶
     (logged)                 ◀────────────────────────────────────────── WARN ── (any time, e.g. ambient caps)
+    (written to --log)       ◀──────────────────────────────────── LOG(level, msg) (any time, only with --debug
+                                                                                   or for a warning)
     create succeeds          ◀────────────────────────────────────────── EOF ─── close socket; wait exec.fifo
     cleanup, InitError       ◀──────────────────────── ERROR(step, errno, message, spec_path) ── _exit(255)
 
@@ -40,6 +42,7 @@ import socket
 from typing import Any
 
 from pyrunc.errors import InitError, PyruncError, SyscallError
+from pyrunc.log import LOG
 
 MAX_MSG = 64 * 1024
 
@@ -56,6 +59,7 @@ class Msg(enum.Enum):
     SECCOMP = "SECCOMP"
     SECCOMP_DONE = "SECCOMP_DONE"
     WARN = "WARN"
+    LOG = "LOG"
     ERROR = "ERROR"
 
 
@@ -102,6 +106,27 @@ def recv(sock: socket.socket) -> tuple[Msg, dict[str, Any], int | None]:
         raise SyncEOF()
     msg = json.loads(data)
     return Msg(msg.pop("type")), msg, (fds[0] if fds else None)
+
+
+def forward_log(sock: socket.socket) -> None:
+    """In a child stage: send what it logs (pyrunc.log, and `logging` through it) to the parent as LOG messages,
+    which the parent writes to --log or its stderr (runc's init forwards its logrus lines the same way). The child
+    has no log fd of its own (closed with every other runtime fd) and its fd 2 belongs to the container. Once the
+    socket is closed, lines are dropped."""
+
+    def forward(level: str, msg: str) -> None:
+        try:
+            send(sock, Msg.LOG, level=level, msg=msg)
+        except (OSError, ValueError):
+            pass
+
+    LOG.forward = forward
+
+
+def debug(message: str) -> None:
+    """A debug line from a child stage (forwarded by `forward_log`); costs nothing without --debug."""
+    if LOG.debug_enabled:
+        LOG.write("debug", message)
 
 
 def expect(sock: socket.socket, kind: Msg) -> dict[str, Any]:

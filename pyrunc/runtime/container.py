@@ -170,7 +170,10 @@ class _Parent:
 
         # Before the intermediate may fork: the init and everything it starts are born in the cgroup.
         self.cg.apply(pid)
-        self.cg.set(self.spec.linux.resources or Resources(),
+        resources = self.spec.linux.resources or Resources()
+        # Every limit but pids.max: a small pids limit (0 is written as 1) counts the intermediate and would refuse
+        # the init's fork. It is written in on_hooks, once the init exists (runc sets its cgroup at that point).
+        self.cg.set(resources.replace(pids=None) if resources.pids is not None else resources,
                     device_paths=tuple(d.path for d in self.spec.linux.devices))
 
     def on_map_request(self, pid: int) -> None:
@@ -190,7 +193,13 @@ class _Parent:
 
     def on_hooks(self, pid: int) -> dict[str, Any]:
         from pyrunc.runtime.hooks import run_hooks
+        from pyrunc.spec.model import Resources
 
+        resources = self.spec.linux.resources
+        if resources is not None and resources.pids is not None and resources.pids.limit is not None:
+            # The intermediate has exited, the init is the only task: now pids.max may be as low as 1. Before the
+            # prestart hooks, which may look at the cgroup (runc sets it there too).
+            self.cg.update(Resources(pids=resources.pids))
         state = _hook_state(self.st, "creating", pid)
         hooks = self.spec.hooks
         # runc runs hooks from the bundle directory (it chdirs there).

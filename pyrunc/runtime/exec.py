@@ -440,7 +440,8 @@ def _exec(root: str, cid: str, opts: ExecOptions) -> int:
         join = open_namespaces(st, spec)
         cfg = ExecConfig(cid=cid, process=process, env=list(process.env), join=join, extra_fds=opts.preserve_fds,
                          console=console, no_new_keyring=bool(st.extra.get("no_new_keyring")),
-                         seccomp=seccomp_filter, personality=spec.linux.personality)
+                         seccomp=seccomp_filter, personality=spec.linux.personality,
+                         memory_policy=spec.linux.memory_policy)
         parent = _ExecParent(st, spec, process, opts, targets, tty_sock)
         tty_sock = None  # the parent side owns it now
         from pyrunc.process.execproc import intermediate_main
