@@ -129,13 +129,14 @@ class CgroupError(PyruncError):
 
 
 class HookError(PyruncError):
-    """A hook failed or timed out. `phase` is the hook kind, `index` its position in the list."""
+    """A hook failed or timed out. `phase` is the hook kind, `index` its position in the list. The message starts
+    as runc's ("error running prestart hook #1: ..."): scripts and runc's own tests match that prefix."""
 
     def __init__(self, phase: str, index: int, path: str, message: str) -> None:
         self.phase = phase
         self.index = index
         self.path = path
-        super().__init__(f"{phase} hook #{index} ({path}): {message} (config: /hooks/{phase}/{index})")
+        super().__init__(f"error running {phase} hook #{index}: {path}: {message} (config: /hooks/{phase}/{index})")
 
 
 class InitError(PyruncError):

@@ -20,6 +20,7 @@ import time
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import logging
+    from collections.abc import Callable
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "fatal": 50}
 
@@ -32,6 +33,9 @@ class RuncLog:
         self.fmt = "text"
         self.debug_enabled = False
         self._fd: int | None = None
+        # In a child stage (intermediate, init, exec's stages) lines go to the parent over the sync socket instead:
+        # the log fd was closed there (no runtime fd may reach the container), and fd 2 is the container's stderr.
+        self.forward: Callable[[str, str], None] | None = None
 
     def configure(self, path: str | None, fmt: str, debug: bool) -> None:
         self.path = path
@@ -57,6 +61,9 @@ class RuncLog:
 
     def write(self, level: str, msg: str) -> None:
         if level == "debug" and not self.debug_enabled:
+            return
+        if self.forward is not None:
+            self.forward(level, msg)
             return
         data = self.line(level, msg).encode("utf-8", "backslashreplace")
         try:

@@ -47,6 +47,16 @@ def wants_pids(r: "Resources") -> bool:
     return r.pids is not None and r.pids.limit is not None
 
 
+def pids_max(limit: int) -> str:
+    """The pids.max value for `pids.limit`: "max" for a negative limit (runtime-spec: -1 is no limit), the number
+    otherwise, except 0, written as 1, as runc does (systemd refuses TasksMax=0, and runc keeps its cgroupfs and
+    systemd drivers alike). With the container's init as the only task, both refuse every new process; the limit
+    is written once the init exists (`pyrunc.runtime.container`), or no init could be forked."""
+    if limit < 0:
+        return "max"
+    return str(limit) if limit > 0 else "1"
+
+
 def wants_blkio(r: "Resources") -> bool:
     b = r.block_io
     return b is not None and (

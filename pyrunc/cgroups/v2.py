@@ -66,10 +66,10 @@ def _num(v: int) -> str:
 
 
 def apply_pids(dir: str, r: "Resources") -> None:
-    """Implements `linux.resources.pids.limit` (pids.max; negative = max, 0 = no new tasks)."""
+    """Implements `linux.resources.pids.limit` (pids.max): negative is "max"; 0 is a real limit, written as 1
+    (knobs.pids_max)."""
     assert r.pids is not None and r.pids.limit is not None
-    limit = r.pids.limit
-    files.write(dir, "pids.max", "max" if limit < 0 else str(limit), spec_path=f"{RES}/pids/limit")
+    files.write(dir, "pids.max", knobs.pids_max(r.pids.limit), spec_path=f"{RES}/pids/limit")
 
 
 def apply_memory(dir: str, r: "Resources") -> None:

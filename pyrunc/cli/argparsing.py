@@ -19,6 +19,12 @@ class RuncArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message}")
 
+    def format_help(self) -> str:
+        """runc's help layout starts with a NAME section (`NAME:` / `   runc create - create a container`):
+        scripts and runc's own tests read those two lines. argparse's usage and options follow."""
+        title = f"{self.prog} - {self.description}" if self.description else self.prog
+        return f"NAME:\n   {title}\n\n" + super().format_help()
+
 
 def add_id(p: argparse.ArgumentParser) -> None:
     """The positional <container-id> every per-container command takes."""

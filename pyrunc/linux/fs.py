@@ -93,6 +93,22 @@ def fchown(fd: int, uid: int, gid: int, *, what: str | None = None) -> None:
         raise SyscallError("fchown", e.errno or errno.EIO, path=what, detail=f"{uid}:{gid}") from None
 
 
+AT_FDCWD = -100
+AT_EACCESS = 0x200
+
+
+def eaccess(path: str, mode: int) -> int:
+    """faccessat(AT_FDCWD, path, mode, AT_EACCESS): 0 if this process may access `path` with its *effective* ids
+    and capabilities (what execve checks: root, or CAP_DAC_OVERRIDE, may execute a file with any x bit), else the
+    errno. access(2) would use the real ids and, for a non-root real uid, no capabilities at all."""
+    try:
+        call(libc.faccessat, ctypes.c_int(AT_FDCWD), fsencode(path), ctypes.c_int(mode), ctypes.c_int(AT_EACCESS),
+             op="faccessat", path=path)
+    except SyscallError as e:
+        return e.errno or errno.EACCES
+    return 0
+
+
 class _Statfs(ctypes.Structure):
     # struct statfs on 64-bit glibc (__fsword_t is long)
     _fields_ = [("f_type", ctypes.c_long), ("f_bsize", ctypes.c_long), ("f_blocks", ctypes.c_ulong),

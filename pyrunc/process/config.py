@@ -68,12 +68,13 @@ class ProcessConfig:
 class ExecConfig:
     """What `exec` hands to its child stages (`pyrunc.process.execproc`)."""
 
-    __slots__ = ("cgroup_clone_dir", "cgroup_join", "cid", "console", "env", "extra_fds", "join", "no_new_keyring",
-                 "parent_pid", "personality", "process", "seccomp")
+    __slots__ = ("cgroup_clone_dir", "cgroup_join", "cid", "console", "env", "extra_fds", "join", "memory_policy",
+                 "no_new_keyring", "parent_pid", "personality", "process", "seccomp")
 
     def __init__(self, cid: str, process: "Process", env: list[str], join: list[tuple[str, int]],
                  extra_fds: int = 0, console: "socket.socket | None" = None, no_new_keyring: bool = False,
-                 seccomp: "Any" = None, personality: "Personality | None" = None, parent_pid: int = 0) -> None:
+                 seccomp: "Any" = None, personality: "Personality | None" = None, parent_pid: int = 0,
+                 memory_policy: "Any" = None) -> None:
         self.cid = cid
         self.process = process            # the process to run (config.json's + flags, or `--process FILE`)
         self.env = env
@@ -83,6 +84,7 @@ class ExecConfig:
         self.no_new_keyring = no_new_keyring  # the container was created with --no-new-keyring
         self.seccomp = seccomp            # the container's compiled `linux.seccomp` filter
         self.personality = personality    # the container's `linux.personality`
+        self.memory_policy = memory_policy  # the container's `linux.memoryPolicy` (mode, nodes, flags mapping)
         self.cgroup_join: list[str] = []  # v1 cgroup dirs the intermediate joins itself
         self.cgroup_clone_dir: str | None = None  # cgroup v2 dir the intermediate is forked into (linux.clone)
         self.parent_pid = parent_pid

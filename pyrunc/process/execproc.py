@@ -32,7 +32,7 @@ import os
 import sys
 
 from pyrunc.errors import SyscallError
-from pyrunc.linux import keyring, ns, prctl, proc
+from pyrunc.linux import keyring, mempolicy, ns, prctl, proc
 from pyrunc.linux import mount as lm
 from pyrunc.process import cwd as cwd_step
 from pyrunc.process import program, sync
@@ -63,6 +63,7 @@ _step = "exec"
 def _set_step(name: str) -> None:
     global _step
     _step = name
+    sync.debug(f"exec: {name}")  # forwarded to the parent's log with --debug
 
 
 def _report(sock: "_socket.socket", e: BaseException) -> None:
@@ -124,6 +125,9 @@ def _intermediate(cfg: "ExecConfig", sock: "_socket.socket") -> None:
     # instruction outside it.
     _set_step("wait for parent")
     sync.expect(sock, Msg.GO)
+    # runc's debug output names this stage "nsexec container setup"; runc's bats suite looks for the phrase.
+    sync.debug(f"exec intermediate[{os.getpid()}]: nsexec container setup: joining "
+               f"{','.join(k for k, _ in cfg.join) or 'no'} namespaces")
 
     _join_namespaces(cfg.join)
 
@@ -221,6 +225,7 @@ def _exec(cfg: "ExecConfig", sock: "_socket.socket") -> None:
     prctl.set_dumpable(False)
     prctl.set_name("pyrunc:[2:EXEC]")
     proc.set_process_title("pyrunc exec")
+    sync.debug(f"exec[{os.getpid()}]: child process in init(): setting up the process in the container")
     # A session of our own (runc's stage 2 does the same): no controlling terminal of the caller's, and a console
     # pty can only become the controlling terminal of a session leader.
     proc.setsid()
@@ -230,6 +235,7 @@ def _exec(cfg: "ExecConfig", sock: "_socket.socket") -> None:
         _set_step("join session keyring")
         keyring.join_session_keyring(f"_ses.{cfg.cid}")
 
+    own_console = cfg.console is not None
     if cfg.console is not None:
         # From the container's /dev/ptmx (its devpts instance: we are in its mount namespace); the master goes to
         # the console socket with runc's framing, the slave becomes stdio and controlling terminal.
@@ -271,6 +277,11 @@ def _exec(cfg: "ExecConfig", sock: "_socket.socket") -> None:
     if cfg.personality is not None:
         _set_step("personality")
         proc.set_personality(cfg.personality.domain)
+    if cfg.memory_policy is not None:
+        # The container's `linux.memoryPolicy` applies to exec'd processes too (runc's setns init sets it).
+        _set_step("memory policy")
+        mp = cfg.memory_policy
+        mempolicy.set_mempolicy(str(mp.get("mode")), mp.get("nodes"), tuple(mp.get("flags") or ()))
 
     # READY: the parent sets rlimits (it may raise hard limits; in a user namespace we could not) and
     # oom_score_adj, hands out the pidfd, installs its signal relay. RUN: go on.
@@ -291,7 +302,13 @@ def _exec(cfg: "ExecConfig", sock: "_socket.socket") -> None:
     _set_step("cwd")
     chdir_done = cwd_step.change_dir(process.cwd, allow_eacces=True, spec_path=None)
 
+    # The environment (HOME from the container's /etc/passwd) while we are still root.
+    _set_step("environment")
+    env = credentials.with_home(list(cfg.env), process.user.uid)
+
     _set_step("user")
+    # stdio (our console pty, the caller's pipes) to the process's uid while we may still chown.
+    credentials.fix_stdio_ownership(process.user.uid, own_console=own_console)
     prctl.set_keepcaps(True)  # keep the permitted set across setresuid to a non-zero uid
     credentials.apply_user(process.user)
     prctl.set_keepcaps(False)
@@ -310,7 +327,6 @@ def _exec(cfg: "ExecConfig", sock: "_socket.socket") -> None:
     credentials.apply_umask(process.user)
 
     _set_step("exec")
-    env = credentials.with_home(list(cfg.env), process.user.uid)
     path = program.lookup(process.args[0], env)
 
     if cfg.seccomp is not None and process.no_new_privileges:
@@ -325,6 +341,8 @@ def _exec(cfg: "ExecConfig", sock: "_socket.socket") -> None:
     # Every fd but stdio and the preserved ones is close-on-exec (CVE-2024-21626), the sync socket included: its
     # EOF tells the parent the program runs. If execve fails, the socket is still open for the ERROR.
     proc.set_cloexec_from(3 + cfg.extra_fds)
+    # runc's debug output says "setns_init: about to exec" here; runc's bats suite looks for the phrase.
+    sync.debug(f"exec[{os.getpid()}]: setns_init: about to exec {path}")
     program.execve(path, list(process.args), env)
 
 

@@ -16,7 +16,7 @@ import _signal
 import os
 
 from pyrunc import quickjson
-from pyrunc.linux import keyring, net, prctl, proc
+from pyrunc.linux import keyring, mempolicy, net, prctl, proc
 from pyrunc.process import cwd as cwd_step
 from pyrunc.process import program, sync
 from pyrunc.process.sync import Msg, StepError
@@ -70,6 +70,7 @@ _start_fd: int | None = None
 def _set_step(name: str) -> None:
     global _step
     _step = name
+    sync.debug(f"init: {name}")  # forwarded to the parent's log with --debug, until the socket is closed
 
 
 def main(cfg: "ProcessConfig", sock: "_socket.socket") -> "NoReturn":
@@ -137,6 +138,7 @@ def _init(cfg: "ProcessConfig") -> None:
     prctl.set_dumpable(False)
     prctl.set_name("pyrunc:[2:INIT]")
     proc.set_process_title("pyrunc init")  # what `ps` shows for a created container (runc shows `runc init`)
+    sync.debug(f"init[{os.getpid()}]: child process in init(): setting up the container")
     # A session of our own: the container must not share the caller's session or controlling terminal, and a
     # console pty can only become the controlling terminal of a session leader.
     proc.setsid()
@@ -193,6 +195,7 @@ def _init(cfg: "ProcessConfig") -> None:
     _set_step("create cwd")
     cwd_step.make_cwd(process.cwd)
 
+    own_console = cfg.console is not None
     if cfg.console is not None:
         # The pty is opened from the container's own /dev/ptmx (its devpts instance), after pivot_root; the
         # master goes to the console socket (runc's protocol: one fd, the name as payload), the slave becomes
@@ -229,6 +232,11 @@ def _init(cfg: "ProcessConfig") -> None:
         _set_step("no_new_privs")
         prctl.set_no_new_privs()
 
+    if spec.linux.memory_policy is not None:
+        # NUMA policy of this process, kept by execve and inherited by every process of the container.
+        _set_step("memory policy")
+        _set_memory_policy(spec.linux.memory_policy)
+
     # READY: the parent sets rlimits (it may raise hard limits, we may not in a user namespace) and
     # oom_score_adj, and saves the state as "created". RUN: go on.
     _set_step("ready")
@@ -259,7 +267,14 @@ def _init(cfg: "ProcessConfig") -> None:
     _set_step("cwd")
     chdir_done = cwd_step.change_dir(process.cwd, allow_eacces=True)
 
+    # The environment (HOME from the container's /etc/passwd) while we are still root: the user may not be able
+    # to read it (runc prepares it at the same point).
+    _set_step("environment")
+    env = credentials.with_home(list(cfg.env), process.user.uid)
+
     _set_step("user")
+    # stdio (the console pty, the caller's pipes) to the process's uid while we may still chown.
+    credentials.fix_stdio_ownership(process.user.uid, own_console=own_console)
     prctl.set_keepcaps(True)  # keep the permitted set across setresuid to a non-zero uid
     credentials.apply_user(process.user)
     prctl.set_keepcaps(False)
@@ -281,7 +296,6 @@ def _init(cfg: "ProcessConfig") -> None:
     # Resolve the program through the container's PATH now, as the container's user, so "not found" is a
     # create-time error (runc's wording), not a silent exit after start.
     _set_step("exec")
-    env = credentials.with_home(list(cfg.env), process.user.uid)
     path = program.lookup(process.args[0], env)
 
     # The exec.fifo is reopened through /proc/self/fd after the socket is closed: check now that it can be,
@@ -301,7 +315,9 @@ def _init(cfg: "ProcessConfig") -> None:
     for sig in _PARKED_EXIT_SIGNALS:
         _signal.signal(sig, _exit_on_signal)
 
-    # EOF on the sync socket tells the parent set-up succeeded; `create` returns now.
+    # EOF on the sync socket tells the parent set-up succeeded; `create` returns now. Our log lines went over it:
+    # from here on they are dropped.
+    sync.debug("init: closing the pipe to signal completion")
     sock.close()
     _sock = None
 
@@ -310,7 +326,8 @@ def _init(cfg: "ProcessConfig") -> None:
     os.close(cfg.fifo_fd)
 
     _set_step("startContainer hooks")
-    _run_hooks("startContainer", spec.hooks.start_container, dict(hook_state, status="created"))
+    # Hooks without an `env` of their own get the process's environment, as runc gives them.
+    _run_hooks("startContainer", spec.hooks.start_container, dict(hook_state, status="created"), default_env=env)
 
     _set_step("exec")
     # Python ignores SIGPIPE and SIGXFSZ; ignored dispositions survive execve, handled ones do not.
@@ -333,11 +350,12 @@ def _exit_on_signal(signum: int, frame: "Any") -> None:
 
 
 
-def _run_hooks(kind: str, hooks: "tuple[Hook, ...]", state: "dict[str, Any]", cwd: str | None = None) -> None:
+def _run_hooks(kind: str, hooks: "tuple[Hook, ...]", state: "dict[str, Any]", cwd: str | None = None,
+               default_env: "list[str] | None" = None) -> None:
     if hooks:
         from pyrunc.runtime.hooks import run_hooks  # preloaded: only configs with hooks need it
 
-        run_hooks(kind, hooks, state, cwd=cwd)
+        run_hooks(kind, hooks, state, cwd=cwd, default_env=default_env)
 
 
 def _host_side_trees(cfg: "ProcessConfig", sock: "_socket.socket") -> dict[int, int]:
@@ -363,6 +381,11 @@ def _host_side_trees(cfg: "ProcessConfig", sock: "_socket.socket") -> dict[int, 
             os.close(fd)
         raise
     return trees
+
+
+def _set_memory_policy(policy: "Any") -> None:
+    """Implements `linux.memoryPolicy` (set_mempolicy(2)); errors carry /linux/memoryPolicy/... pointers."""
+    mempolicy.set_mempolicy(str(policy.get("mode")), policy.get("nodes"), tuple(policy.get("flags") or ()))
 
 
 def _load_seccomp(cfg: "ProcessConfig", sock: "_socket.socket") -> None:

@@ -72,6 +72,9 @@ def _stage(cfg: "ProcessConfig", sock: "_socket.socket") -> None:
     # processes) starts there, and a new cgroup namespace is rooted at that cgroup.
     _set_step("wait for parent")
     sync.expect(sock, Msg.GO)
+    # runc's debug output names this stage "nsexec container setup"; runc's bats suite looks for the phrase.
+    sync.debug(f"intermediate[{os.getpid()}]: nsexec container setup: namespaces new={','.join(cfg.namespaces.new)}"
+               f" joined={','.join(k for k, _, _ in cfg.namespaces.join)}")
 
     plan = cfg.namespaces
     # Open every namespace path first: after joining a mount namespace the other paths may not resolve.
@@ -160,5 +163,6 @@ def _stage(cfg: "ProcessConfig", sock: "_socket.socket") -> None:
         os.close(hold_r)
         init_stage.main(cfg, sock)  # never returns
     os.close(hold_r)
+    sync.debug(f"intermediate[{os.getpid()}]: nsexec container setup done: forked the init, pid {pid}")
     sync.send(sock, Msg.INIT_PID, pid=pid)
     os.close(hold_w)

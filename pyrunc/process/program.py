@@ -8,6 +8,7 @@ import errno
 import os
 import stat
 
+from pyrunc.linux import fs
 from pyrunc.process.sync import StepError
 
 # Go's strings for the errnos a lookup can meet (runc's messages are Go's; clients match them).
@@ -41,16 +42,25 @@ def env_dict(env: list[str]) -> dict[str, str]:
 
 
 def _executable(path: str) -> int:
-    """0 if `path` is a regular file we may execute, else an errno (Go's findExecutable + access(2))."""
+    """0 if `path` is a regular file we may execute, else an errno (Go's findExecutable, which runc uses).
+
+    Asked of the kernel with our effective ids and capabilities (faccessat AT_EACCESS), as execve will decide:
+    a process with CAP_DAC_OVERRIDE may run a file that only its owner may execute, and a noexec mount refuses
+    everyone. When faccessat itself is refused (ENOSYS, or EPERM from a seccomp profile already loaded), any x
+    bit will do, as in Go; execve then has the last word (`execve` below).
+    """
     try:
         st = os.stat(path)
     except OSError as e:
         return e.errno or errno.ENOENT
     if stat.S_ISDIR(st.st_mode):
         return errno.EISDIR
-    if not stat.S_ISREG(st.st_mode) or not os.access(path, os.X_OK):
+    if not stat.S_ISREG(st.st_mode):
         return errno.EACCES
-    return 0
+    err = fs.eaccess(path, os.X_OK)
+    if err in (errno.ENOSYS, errno.EPERM):
+        return 0 if st.st_mode & 0o111 else errno.EACCES
+    return err
 
 
 def lookup(arg0: str, env: list[str], ptr: str = "/process/args/0") -> str:
@@ -80,13 +90,14 @@ def lookup(arg0: str, env: list[str], ptr: str = "/process/args/0") -> str:
 
 
 def execve(path: str, args: list[str], env: list[str], ptr: str = "/process/args/0") -> None:
-    """execve(2) of the looked-up program. A failure (a missing script interpreter, ENOEXEC, ETXTBSY...) reads as
-    runc's (`exec /run.sh: no such file or directory`): Docker maps the errno text to exit codes 127/126."""
+    """execve(2) the container's program; on failure a StepError worded as runc's (`exec /run.sh: no such file or
+    directory`, e.g. for a missing `#!` interpreter), which the step's name carries so the whole line reads as
+    runc's once the parent prefixes "unable to start container process: "."""
     try:
         os.execve(path, args, env_dict(env))
     except OSError as e:
-        err = e.errno or errno.EINVAL
-        raise StepError("exec", f"exec {path}: {go_strerror(err)}", err, ptr) from None
+        err = e.errno or errno.EIO
+        raise StepError(f"exec {path}", go_strerror(err), err, ptr) from None
 
 
 def refuse_own_interpreter(path: str, arg0: str, ptr: str) -> None:

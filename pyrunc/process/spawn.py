@@ -14,6 +14,7 @@ from _signal import SIGKILL
 
 from pyrunc.errors import InitError
 from pyrunc.linux import prctl
+from pyrunc.log import LEVELS, LOG
 from pyrunc.process import sync
 from pyrunc.process.sync import Msg
 
@@ -118,9 +119,11 @@ def spawn(cfg: "ProcessConfig | ExecConfig", parent: "ParentSide",
     if inter == 0:  # pragma: no cover - child
         try:
             psock.close()
+            sync.forward_log(csock)
         finally:
             child(cfg, csock)  # never returns
     csock.close()
+    LOG.write("debug", f"spawn: forked the intermediate stage, pid {inter}")
     if cfg.console is not None:
         cfg.console.close()  # the init holds it now
         cfg.console = None
@@ -132,6 +135,12 @@ def spawn(cfg: "ProcessConfig | ExecConfig", parent: "ParentSide",
             # The intermediate joins the v1 hierarchies itself; it reports which (a failure is not fatal there:
             # on_intermediate then writes our pid for it to cgroup.procs, with that write's error handling).
             kind, fields, _fd = sync.recv(psock)
+            while kind in (Msg.LOG, Msg.WARN):  # --debug lines (or a warning) may come first
+                if kind == Msg.LOG:
+                    _log_line(fields)
+                else:
+                    parent.on_warn(str(fields.get("message", "")))
+                kind, fields, _fd = sync.recv(psock)
             if kind == Msg.ERROR:
                 raise sync.init_error(fields)
             if kind != Msg.JOINED:
@@ -144,6 +153,7 @@ def spawn(cfg: "ProcessConfig | ExecConfig", parent: "ParentSide",
                 kind, fields, fd = sync.recv(psock)
             except sync.SyncEOF:
                 if got_run:
+                    LOG.write("debug", "spawn: EOF on the sync socket, set-up finished")
                     return init_pid
                 raise _vanished(inter if inter_alive else init_pid, "intermediate" if inter_alive else "init",
                                 inter_alive) from None
@@ -151,13 +161,16 @@ def spawn(cfg: "ProcessConfig | ExecConfig", parent: "ParentSide",
                 raise sync.init_error(fields)
             if kind in (Msg.MOUNT_REQUEST, Msg.HOOKS, Msg.READY, Msg.SECCOMP) and not init_pid:
                 raise InitError("sync", f"{kind} arrived before the process's pid")
-            if kind == Msg.WARN:
+            if kind == Msg.LOG:
+                _log_line(fields)
+            elif kind == Msg.WARN:
                 parent.on_warn(str(fields.get("message", "")))
             elif kind == Msg.MAP_REQUEST:
                 parent.on_map_request(int(fields["pid"]))
                 sync.send(psock, Msg.MAP_DONE)
             elif kind == Msg.INIT_PID:
                 init_pid = int(fields["pid"])
+                LOG.write("debug", f"spawn: the container process has pid {init_pid}")
                 status = _reap(inter, block=True)
                 inter_alive = False
                 if status is not None and status != 0:
@@ -166,9 +179,11 @@ def spawn(cfg: "ProcessConfig | ExecConfig", parent: "ParentSide",
             elif kind == Msg.MOUNT_REQUEST:
                 _send_mount_trees(psock, cfg, init_pid, fields.get("mounts"))
             elif kind == Msg.HOOKS:
+                LOG.write("debug", "spawn: the init asks for the prestart and createRuntime hooks")
                 state = parent.on_hooks(init_pid)
                 sync.send(psock, Msg.HOOKS_DONE, state=state)
             elif kind == Msg.READY:
+                LOG.write("debug", "spawn: the process is ready to exec; setting rlimits and saving the state")
                 parent.on_ready(init_pid)
                 sync.send(psock, Msg.RUN)
                 got_run = True
@@ -214,6 +229,12 @@ def _send_mount_trees(sock: "_socket.socket", cfg: "ProcessConfig | ExecConfig",
     finally:
         for fd in trees.values():
             os.close(fd)
+
+
+def _log_line(fields: "dict[str, Any]") -> None:
+    """A LOG message of a child stage (pyrunc.process.sync.forward_log): written to --log or our stderr."""
+    level = str(fields.get("level", "debug"))
+    LOG.write(level if level in LEVELS else "debug", str(fields.get("msg", "")))
 
 
 def _vanished(pid: int, what: str, inter_alive: bool) -> InitError:

@@ -27,6 +27,8 @@ end; the intermediate drops it when it exits, so from then on an EOF at the pare
     send fd to listenerPath ◀──────────────────────────────── SECCOMP(+fd) ────── seccomp (nnp)
                                      ── SECCOMP_DONE ────────────────────────────▶
     (logged)                 ◀────────────────────────────────────────── WARN ── (any time, e.g. ambient caps)
+    (written to --log)       ◀──────────────────────────────────── LOG(level, msg) (any time, only with --debug
+                                                                                   or for a warning)
     create succeeds          ◀────────────────────────────────────────── EOF ─── close socket; wait exec.fifo
     cleanup, InitError       ◀──────────────────────── ERROR(step, errno, message, spec_path) ── _exit(255)
 
@@ -40,6 +42,7 @@ import struct
 
 from pyrunc import quickjson
 from pyrunc.errors import InitError, PyruncError, SyscallError
+from pyrunc.log import LOG
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -67,6 +70,7 @@ class Msg:
     SECCOMP = "SECCOMP"
     SECCOMP_DONE = "SECCOMP_DONE"
     WARN = "WARN"
+    LOG = "LOG"
     ERROR = "ERROR"
 
 
@@ -135,6 +139,27 @@ def recv(sock: _socket.socket) -> "tuple[str, dict[str, Any], int | None]":
     if known is None:
         raise ValueError(f"{kind!r} is not a valid Msg")
     return known, msg, (fds[0] if fds else None)
+
+
+def forward_log(sock: "_socket.socket") -> None:
+    """In a child stage: send what it logs (pyrunc.log, and `logging` through it) to the parent as LOG messages,
+    which the parent writes to --log or its stderr (runc's init forwards its logrus lines the same way). The child
+    has no log fd of its own (closed with every other runtime fd) and its fd 2 belongs to the container. Once the
+    socket is closed, lines are dropped."""
+
+    def forward(level: str, msg: str) -> None:
+        try:
+            send(sock, Msg.LOG, level=level, msg=msg)
+        except (OSError, ValueError):
+            pass
+
+    LOG.forward = forward
+
+
+def debug(message: str) -> None:
+    """A debug line from a child stage (forwarded by `forward_log`); costs nothing without --debug."""
+    if LOG.debug_enabled:
+        LOG.write("debug", message)
 
 
 def expect(sock: _socket.socket, kind: str) -> "dict[str, Any]":

@@ -181,7 +181,10 @@ class _Parent:
         # Before the intermediate may fork: the init and everything it starts are born in the cgroup. It joined
         # the `placed` directories itself (cgroup placement, see pyrunc.process.spawn).
         self.cg.apply(pid, placed)
-        self.cg.set(self.spec.linux.resources or Resources(),
+        resources = self.spec.linux.resources or Resources()
+        # Every limit but pids.max: a small pids limit (0 is written as 1) counts the intermediate and would refuse
+        # the init's fork. It is written in on_init_pid, once the init exists (runc sets its cgroup at that point).
+        self.cg.set(resources.replace(pids=None) if resources.pids is not None else resources,
                     device_paths=tuple(d.path for d in self.spec.linux.devices))
 
     def on_map_request(self, pid: int) -> None:
@@ -198,6 +201,13 @@ class _Parent:
         except OSError:
             self.st.pid_start = 0
         statestore.save(self.root, self.st)
+        resources = self.spec.linux.resources
+        if resources is not None and resources.pids is not None and resources.pids.limit is not None:
+            from pyrunc.spec.model import Resources
+
+            # The intermediate has exited (reaped before this call), the init is the only task: now pids.max may be
+            # as low as 1. Before any hook, which may look at the cgroup (runc sets it there too).
+            self.cg.update(Resources(pids=resources.pids))
 
     def on_hooks(self, pid: int) -> "dict[str, Any]":
         state = _hook_state(self.st, "creating", pid)

@@ -469,7 +469,8 @@ def _exec(root: str, cid: str, opts: ExecOptions) -> int:
         join = open_namespaces(st, spec)
         cfg = ExecConfig(cid=cid, process=process, env=list(process.env), join=join, extra_fds=opts.preserve_fds,
                          console=console, no_new_keyring=bool(st.extra.get("no_new_keyring")),
-                         seccomp=seccomp_filter, personality=spec.linux.personality)
+                         seccomp=seccomp_filter, personality=spec.linux.personality,
+                         memory_policy=spec.linux.memory_policy)
         if targets:
             cfg.cgroup_join = [d for d in targets if d != v2_target]
             cfg.cgroup_clone_dir = v2_target

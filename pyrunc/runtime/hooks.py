@@ -66,17 +66,22 @@ STATUS_BY_KIND = {
 
 
 def run_hooks(kind: str, hooks: tuple[Hook, ...], state: "Mapping[str, Any]", *, warn_only: bool = False,
-              cwd: str | None = None) -> None:
+              cwd: str | None = None, default_env: list[str] | None = None) -> None:
     """Implements `hooks.<kind>`: run each hook in config order, `state` as JSON on its stdin.
 
-    Each hook: execve(`path`, `args` (argv[0] included; [path] if empty), `env` (exactly the hook's, empty if
-    absent)); stdin is the state, stdout and stderr are captured; every other fd is closed (close_fds). `timeout`
-    seconds, if set, then SIGKILL. Every path is checked (absolute, a regular file, executable) before the first
-    hook runs, so a broken list runs nothing. Failure raises HookError(kind, index, path, message); with
-    `warn_only` (poststop) it is logged as a warning and the next hook runs.
+    Each hook: execve(`path`, `args` (argv[0] included; [path] if empty), `env` (the hook's; when it has none,
+    `default_env`, else empty)); stdin is the state, stdout and stderr are captured; every other fd is closed
+    (close_fds). `timeout` seconds, if set, then SIGKILL. Every path is checked (absolute, a regular file,
+    executable) before the first hook runs, so a broken list runs nothing. Failure raises HookError(kind, index,
+    path, message), worded as runc's "error running <kind> hook #<index>: ..."; with `warn_only` (poststop) it is
+    logged as a warning and the next hook runs.
+
+    `default_env` is for startContainer hooks: runc runs those without an `env` of their own in the container
+    process's environment (HOME included). Not in the runtime-spec, but hooks written for runc rely on it.
     """
     if not hooks:
         return
+    log.debug("running %d %s hook(s)", len(hooks), kind)
     payload = quickjson.dumps(state, separators=(",", ":")).encode()
     # A hook that exits without reading its stdin must give us EPIPE, not kill us with SIGPIPE: Python ignores
     # SIGPIPE at startup, but the init may have reset dispositions for the container process.
@@ -85,13 +90,14 @@ def run_hooks(kind: str, hooks: tuple[Hook, ...], state: "Mapping[str, Any]", *,
     except ValueError:  # not the main thread: dispositions are then Python's own (SIGPIPE ignored)
         old_sigpipe = None
     try:
-        _run_all(kind, hooks, payload, warn_only, cwd)
+        _run_all(kind, hooks, payload, warn_only, cwd, default_env)
     finally:
         if old_sigpipe is not None:
             signal.signal(signal.SIGPIPE, old_sigpipe)
 
 
-def _run_all(kind: str, hooks: tuple[Hook, ...], payload: bytes, warn_only: bool, cwd: str | None) -> None:
+def _run_all(kind: str, hooks: tuple[Hook, ...], payload: bytes, warn_only: bool, cwd: str | None,
+             default_env: list[str] | None) -> None:
     broken: set[int] = set()
     for i, hook in enumerate(hooks):
         problem = _check_path(hook.path)
@@ -106,7 +112,7 @@ def _run_all(kind: str, hooks: tuple[Hook, ...], payload: bytes, warn_only: bool
         if i in broken:
             continue
         try:
-            _run_one(kind, i, hook, payload, cwd)
+            _run_one(kind, i, hook, payload, cwd, hook.env or tuple(default_env or ()))
         except HookError as err:
             if not warn_only:
                 raise
@@ -145,12 +151,13 @@ def _last_line(data: bytes) -> str:
     return ""
 
 
-def _run_one(kind: str, index: int, hook: Hook, payload: bytes, cwd: str | None) -> None:
+def _run_one(kind: str, index: int, hook: Hook, payload: bytes, cwd: str | None, env: tuple[str, ...]) -> None:
     argv = list(hook.args) or [hook.path]
+    log.debug("running %s hook #%d: %s %s", kind, index, hook.path, argv)
     try:
         proc = subprocess.Popen(
             argv, executable=hook.path, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=_env(hook.env), cwd=cwd, close_fds=True, restore_signals=True,
+            env=_env(env), cwd=cwd, close_fds=True, restore_signals=True,
         )
     except OSError as e:
         raise HookError(kind, index, hook.path, f"cannot run: {e.strerror or e}") from None
@@ -172,10 +179,11 @@ def _run_one(kind: str, index: int, hook: Hook, payload: bytes, cwd: str | None)
     if rc == 0:
         return
     if rc < 0:
+        # Go's wording for a process killed by a signal (runc's hook errors are Go's): "signal: bad system call".
         try:
-            what = f"killed by signal {signal.Signals(-rc).name}"
+            what = f"signal: {(signal.strsignal(-rc) or str(-rc)).lower()} ({signal.Signals(-rc).name})"
         except ValueError:
-            what = f"killed by signal {-rc}"
+            what = f"signal: {-rc}"
     else:
         what = f"exit status {rc}"
     last = _last_line(err) or _last_line(out)

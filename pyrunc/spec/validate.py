@@ -629,9 +629,7 @@ def resources_problems(res: Any, base: str) -> Iterator[Problem]:
         if err:
             yield Problem(f"{base}/cpu/{field}", err)
 
-    pids = _int(_obj(res.get("pids")).get("limit"))
-    if pids is not None and pids < -1:
-        yield Problem(f"{base}/pids/limit", f"must be -1 (unlimited) or at least 0, got {pids}")
+    # pids.limit: any int64. -1 (and, as runc, any negative) is unlimited; 0 is a real limit (runtime-spec 1.3).
 
     blkio = _obj(res.get("blockIO"))
     for i, wd in enumerate(_arr(blkio.get("weightDevice"))):
@@ -707,6 +705,9 @@ def check_intel_rdt(raw: dict[str, Any], ctx: Context) -> Iterator[Problem]:
             yield Problem(f"/linux/intelRdt/schemata/{i}", "must not contain newlines")
 
 
+_MAX_NUMA_NODE = 65535
+
+
 def check_memory_policy(raw: dict[str, Any], ctx: Context) -> Iterator[Problem]:
     """`linux.memoryPolicy` (1.3): node list syntax, and the node count each mode needs (set_mempolicy(2))."""
     mp = _obj(_obj(raw.get("linux")).get("memoryPolicy"))
@@ -716,11 +717,21 @@ def check_memory_policy(raw: dict[str, Any], ctx: Context) -> Iterator[Problem]:
     if err:
         yield Problem("/linux/memoryPolicy/nodes", err)
         return
+    # A nodemask the kernel takes holds at most a page of bits (32768 nodes with 4 KiB pages); runc refuses
+    # numbers above 65536 before it builds a mask. Checked before anything expands a range.
+    highest = max((int(p.strip().partition("-")[2] or p.strip()) for p in nodes.split(",") if p.strip()),
+                  default=0)
+    if highest > _MAX_NUMA_NODE:
+        yield Problem("/linux/memoryPolicy/nodes",
+                      f'invalid memory policy nodes "{nodes}": node {highest} is larger than {_MAX_NUMA_NODE}')
+        return
     count = _cpu_list_count(nodes)
+    # Wording as runc's: "memory policy mode requires ... nodes but got N".
     if mode in ("MPOL_DEFAULT", "MPOL_LOCAL") and count:
-        yield Problem("/linux/memoryPolicy/nodes", f"must be empty for {mode}")
+        yield Problem("/linux/memoryPolicy/nodes", f"memory policy mode requires 0 nodes but got {count} ({mode})")
     elif mode in ("MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE") and not count:
-        yield Problem("/linux/memoryPolicy/nodes", f"needs at least one node for {mode}")
+        yield Problem("/linux/memoryPolicy/nodes",
+                      f"memory policy mode requires at least one node but got 0 ({mode})")
 
 
 def check_personality(raw: dict[str, Any], ctx: Context) -> Iterator[Problem]:

@@ -488,7 +488,7 @@ def test_failing_start_container_hook_fails_start_and_stops(runtime: Any, make_b
     create(runtime, "-b", str(bundle), cid, check=True)
     p = runtime("start", cid)
     assert p.returncode == 1
-    assert "startContainer hook #0 (/bin/sh): exit status 3: nope" in p.stderr
+    assert "error running startContainer hook #0: /bin/sh: exit status 3: nope" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
     assert runtime.state(cid)["status"] == "stopped"
     assert not (logdir / "ran").exists()
@@ -506,7 +506,7 @@ def test_failing_poststart_hook_fails_start_and_stops(runtime: Any, make_bundle:
     pid = runtime.state(cid)["pid"]
     p = runtime("start", cid)
     assert p.returncode == 1
-    assert "poststart hook #0 (/bin/sh): exit status 4: nope" in p.stderr
+    assert "error running poststart hook #0: /bin/sh: exit status 4: nope" in p.stderr
     assert runtime.state(cid)["status"] == "stopped"
     assert not os.path.exists(f"/proc/{pid}/cmdline") or not open(f"/proc/{pid}/cmdline", "rb").read()
     assert (logdir / "ran").exists(), "poststart must run after the program was executed"
@@ -522,7 +522,7 @@ def test_run_with_failing_start_hook_leaves_nothing(runtime: Any, make_bundle: A
     cid = uniq(f"c-run-{kind.lower()}")
     p = runtime("run", "-b", str(bundle), cid, stdin=subprocess.DEVNULL)
     assert p.returncode == 1
-    assert f"{kind} hook #0 (/bin/sh): exit status 5" in p.stderr
+    assert f"error running {kind} hook #0: /bin/sh: exit status 5" in p.stderr
     assert_nothing_left(runtime, cid)
 
 

@@ -167,7 +167,7 @@ def test_v1_cpuset_pids_blkio_hugetlb_net_rdma(tmp_path: Path, record: list[tupl
     v1.apply_rdma(d, r)
     assert record == [
         ("cpuset.cpus", "1"), ("cpuset.mems", "0"),
-        ("pids.max", "0"),  # 0 is a real limit
+        ("pids.max", "1"),  # 0 is a real limit, written as 1 (runc HEAD: systemd refuses TasksMax=0)
         ("blkio.bfq.weight", "300"), ("blkio.bfq.weight_device", "8:0 500"),
         ("blkio.throttle.read_bps_device", "8:0 1048576"), ("blkio.throttle.write_iops_device", "8:16 100"),
         ("hugetlb.2MB.limit_in_bytes", "4194304"), ("hugetlb.2MB.rsvd.limit_in_bytes", "4194304"),
@@ -334,7 +334,7 @@ def test_v2_pids_cpuset_hugetlb_rdma(tmp_path: Path, record: list[tuple[str, str
     v2.apply_cpuset(d, r)
     v2.apply_hugetlb(d, r)
     v2.apply_rdma(d, r)
-    assert record == [("pids.max", "0"), ("cpuset.cpus", "0"), ("cpuset.mems", "0"), ("hugetlb.2MB.max", "2097152"),
+    assert record == [("pids.max", "1"), ("cpuset.cpus", "0"), ("cpuset.mems", "0"), ("hugetlb.2MB.max", "2097152"),
                       ("hugetlb.2MB.rsvd.max", "2097152"), ("rdma.max", "mlx4_0 hca_handle=2")]
 
 

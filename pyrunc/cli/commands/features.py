@@ -21,6 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def features() -> dict[str, Any]:
     from pyrunc import SPEC_VERSION, __version__
+    from pyrunc.linux import mempolicy
     from pyrunc.linux.capnames import CAP_NAMES
     from pyrunc.rootfs.options import IDMAP_OPTIONS, known_options
     from pyrunc.security import seccomp
@@ -46,6 +47,7 @@ def features() -> dict[str, Any]:
             "apparmor": {"enabled": False},
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
+            "memoryPolicy": {"modes": sorted(mempolicy.MODES), "flags": sorted(mempolicy.FLAGS)},
             # Id-mapped bind mounts (mounts[].uidMappings/gidMappings, idmap/ridmap): pyrunc.rootfs.idmap, made
             # host-side for user-namespaced containers (pyrunc.rootfs.hostmounts).
             "mountExtensions": {"idmap": {"enabled": True}},
