@@ -236,9 +236,12 @@ def cgroup_targets(cg_paths: dict[str, str], sub: dict[str, str]) -> list[str]:
         rel = wanted.pop()
         target = os.path.normpath(os.path.join(d, rel.lstrip("/")))
         if target != d and not target.startswith(d + "/"):
-            raise UsageError(f"invalid --cgroup argument: bad sub cgroup path: {rel}")
+            # Wording carries both runc generations' phrases ("bad sub cgroup path", "X is not a sub cgroup path").
+            raise UsageError(f"invalid --cgroup argument: bad sub cgroup path: {rel} is not a sub cgroup path")
         if not os.path.isdir(target):
-            raise UsageError(f"invalid --cgroup argument: sub-cgroup {target} does not exist")
+            # Checked before the fork; worded as the failed cgroup.procs write runc reports.
+            raise UsageError(f"invalid --cgroup argument: adding pid to {target}/cgroup.procs: "
+                             "no such file or directory")
         targets.append(target)
     return targets
 

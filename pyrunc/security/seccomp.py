@@ -400,7 +400,12 @@ def send_listener(listener_path: str, notify_fd: int, state: "Mapping[str, Any]"
 
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as sock:
-            sock.connect(listener_path)
+            try:
+                sock.connect(listener_path)
+            except OSError as e:
+                # runc's wording for an agent that is not there, which its users and tests look for
+                raise _fail(f"failed to connect with seccomp agent: cannot send seccomp fd to {listener_path}: "
+                            f"{e.strerror or e}", ptr, e.errno or 0) from None
             sent = sock.sendmsg([payload], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [notify_fd]))])
             if sent < len(payload):
                 sock.sendall(payload[sent:])  # the spec allows several sendmsg; fds only in the first

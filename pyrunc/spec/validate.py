@@ -684,7 +684,7 @@ def check_seccomp(raw: dict[str, Any], ctx: Context) -> Iterator[Problem]:
             if not listener:
                 yield Problem(f"{base}/syscalls/{i}/action", "SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath")
             if "write" in names:
-                yield Problem(f"{base}/syscalls/{i}/action", "SCMP_ACT_NOTIFY cannot be used for write")
+                yield Problem(f"{base}/syscalls/{i}/action", "SCMP_ACT_NOTIFY cannot be used for the write syscall")
         for j, arg in enumerate(_arr(call.get("args"))):
             index = _int(_obj(arg).get("index"))
             if index is not None and index > 5:

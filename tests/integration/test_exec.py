@@ -244,7 +244,8 @@ BAD_FLAGS = [
     (["-t", "-d"], "cannot allocate tty if pyrunc will detach without setting console socket"),
     (["--console-socket", "/nonexistent.sock"], "cannot use console socket if pyrunc will not detach or allocate tty"),
     (["--cgroup", "nosuchcontroller:x"], "unknown controller nosuchcontroller"),
-    (["--cgroup", "../escape"], "bad sub cgroup path"),
+    (["--cgroup", "../escape"], "bad sub cgroup path: ../escape is not a sub cgroup path"),
+    (["--cgroup", "nonexistent"], "/nonexistent/cgroup.procs: no such file or directory"),
     (["--cgroup", "a", "--cgroup", "b"], "missing <controller>: prefix"),
     (["--preserve-fds", "40"], "fd 3 is not open"),
 ]
@@ -628,7 +629,7 @@ def test_sub_cgroup(runtime: Any, running: Any, tmp_path: Path) -> None:
         finally:
             kill_wait(epid)
         p = runtime("exec", "--cgroup", "pids:nosuch", cid, "true")
-        assert p.returncode == 255 and "does not exist" in p.stderr
+        assert p.returncode == 255 and "/nosuch/cgroup.procs: no such file or directory" in p.stderr
     finally:
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:

@@ -221,8 +221,19 @@ def test_container_process_state_shape() -> None:
 
 
 def test_send_listener_failure_names_the_pointer(tmp_path: Path) -> None:
-    with pytest.raises(SeccompError, match=r"cannot send seccomp fd to .*\(config: /linux/seccomp/listenerPath\)"):
+    # "failed to connect with seccomp agent": runc's wording, which its bats tests (1.1 and HEAD) look for.
+    with pytest.raises(SeccompError, match=r"failed to connect with seccomp agent: cannot send seccomp fd to .*"
+                                           r"\(config: /linux/seccomp/listenerPath\)"):
         sc.send_listener(str(tmp_path / "nobody-listens"), 0, {"pid": 1}, None)
+
+
+def test_notify_for_write_is_refused_in_runc_wording() -> None:
+    from pyrunc.spec.validate import Context, check_seccomp
+
+    raw = {"linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x",
+                                 "syscalls": [{"names": ["write"], "action": "SCMP_ACT_NOTIFY"}]}}}
+    problems = [str(p) for p in check_seccomp(raw, Context("/b"))]
+    assert any("SCMP_ACT_NOTIFY cannot be used for the write syscall" in p for p in problems), problems
 
 
 def test_allowlist_json_is_generated_from_make_allowlist() -> None:
