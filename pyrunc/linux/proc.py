@@ -258,11 +258,14 @@ def reset_cpu_affinity() -> str | None:
     keeps such a user-requested mask, so without this the container would inherit it. The kernel clamps the
     mask to the CPUs it supports and to the task's cpuset. Returns the error text on failure (best effort).
     """
-    try:
-        os.sched_setaffinity(0, range(8192))
-    except OSError as e:
-        return e.strerror or str(e)
+    # One ready-made mask: os.sched_setaffinity(0, range(8192)) builds the same one bit by bit (~0.2 ms).
+    ctypes.set_errno(0)
+    if libc.sched_setaffinity(0, len(_ALL_CPUS), _ALL_CPUS) != 0:
+        return os.strerror(ctypes.get_errno())
     return None
+
+
+_ALL_CPUS = b"\xff" * (8192 // 8)  # a cpu_set_t of 8192 CPUs, all set
 
 
 def set_process_title(title: str) -> bool:

@@ -176,17 +176,22 @@ def _init(cfg: "ProcessConfig") -> None:
 
     # prestart/createRuntime hooks run in the parent, in the runtime's namespaces, once the container's
     # namespaces and mounts exist (runtime-spec lifecycle steps 3-4). The parent answers with the hook state.
-    _set_step("createRuntime hooks")
-    sync.send(sock, Msg.HOOKS)
-    hook_state: dict[str, Any] = sync.expect(sock, Msg.HOOKS_DONE)["state"]
+    # Without any hook that needs it (the parent's, or ours: createContainer, startContainer) the round trip is
+    # skipped: HOOKS_DONE carries nothing but that state (the cgroup limits were set before GO).
+    hooks = spec.hooks
+    hook_state: dict[str, Any] = {}
+    if hooks.prestart or hooks.create_runtime or hooks.create_container or hooks.start_container:
+        _set_step("createRuntime hooks")
+        sync.send(sock, Msg.HOOKS)
+        hook_state = sync.expect(sock, Msg.HOOKS_DONE)["state"]
 
-    # createContainer hooks: in the container's namespaces, before pivot_root (lifecycle step 5). runtime-spec
-    # "State": for hooks executed in the container namespace, `pid` is the pid as seen by the container (1 in a
-    # new pid namespace), not the host pid the runtime-namespace hooks get.
-    _set_step("createContainer hooks")
-    hook_state = dict(hook_state, pid=os.getpid())
-    _run_hooks("createContainer", spec.hooks.create_container, dict(hook_state, status="creating"),
-               cwd=spec.root.path)  # runc runs them from the rootfs (before pivot_root)
+        # createContainer hooks: in the container's namespaces, before pivot_root (lifecycle step 5).
+        # runtime-spec "State": for hooks executed in the container namespace, `pid` is the pid as seen by the
+        # container (1 in a new pid namespace), not the host pid the runtime-namespace hooks get.
+        _set_step("createContainer hooks")
+        hook_state = dict(hook_state, pid=os.getpid())
+        _run_hooks("createContainer", hooks.create_container, dict(hook_state, status="creating"),
+                   cwd=spec.root.path)  # runc runs them from the rootfs (before pivot_root)
 
     _set_step("pivot_root")
     _rootfs.pivot_rootfs(spec.root.path, no_pivot=cfg.no_pivot)
@@ -238,7 +243,7 @@ def _init(cfg: "ProcessConfig") -> None:
         _set_memory_policy(spec.linux.memory_policy)
 
     # READY: the parent sets rlimits (it may raise hard limits, we may not in a user namespace) and
-    # oom_score_adj, and saves the state as "created". RUN: go on.
+    # oom_score_adj. RUN: go on (the parent saves the state as "created" meanwhile, before it reads our EOF).
     _set_step("ready")
     sync.send(sock, Msg.READY)
     sync.expect(sock, Msg.RUN)

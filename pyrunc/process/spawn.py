@@ -29,11 +29,13 @@ if TYPE_CHECKING:
     class ParentSide(Protocol):
         """What the runtime does at each point of the handshake. Any exception aborts the container."""
 
+        def on_started(self, pid: int) -> None: ...          # the child starts up: idle-time work (imports)
         def on_intermediate(self, pid: int, placed: frozenset[str]) -> None: ...  # cgroup apply + set, before GO
         def on_map_request(self, pid: int) -> None: ...      # write uid_map/gid_map of a new user namespace
         def on_init_pid(self, pid: int) -> None: ...         # save the pid (so `delete --force` finds it)
         def on_hooks(self, pid: int) -> dict[str, Any]: ...  # prestart + createRuntime; returns the hook state
-        def on_ready(self, pid: int) -> None: ...            # rlimits, oom_score_adj, state "created"
+        def on_ready(self, pid: int) -> None: ...            # rlimits, oom_score_adj: before RUN
+        def on_run(self, pid: int) -> None: ...              # state "created": after RUN, while the init finishes
         def on_seccomp(self, pid: int, fd: int) -> None: ...  # send the notify fd to listenerPath
         def on_warn(self, message: str) -> None: ...
 
@@ -131,6 +133,7 @@ def spawn(cfg: "ProcessConfig | ExecConfig", parent: "ParentSide",
     inter_alive = True
     got_run = False
     try:
+        parent.on_started(inter)
         if join_dirs:
             # The intermediate joins the v1 hierarchies itself; it reports which (a failure is not fatal there:
             # on_intermediate then writes our pid for it to cgroup.procs, with that write's error handling).
@@ -187,6 +190,9 @@ def spawn(cfg: "ProcessConfig | ExecConfig", parent: "ParentSide",
                 parent.on_ready(init_pid)
                 sync.send(psock, Msg.RUN)
                 got_run = True
+                # While the init does its last steps (seccomp, credentials, capabilities): create returns only
+                # at EOF, which we read after this, and an ERROR still aborts everything.
+                parent.on_run(init_pid)
             elif kind == Msg.SECCOMP:
                 if fd is None:
                     raise InitError("seccomp", "no notify fd received from the init")

@@ -17,12 +17,12 @@ end; the intermediate drops it when it exits, so from then on an EOF at the pare
     (user namespace only: binds the init cannot reach, id-mapped binds)
     helper in the init's mntns ◀──────────────────────────────── MOUNT_REQUEST(mounts) ─
       makes detached trees     ── MOUNT_FD(index)+fd, one per mount ────────────▶ prepare_rootfs (mounts)
-    prestart + createRuntime hooks ◀───────────────────────────────────── HOOKS ─
+    prestart + createRuntime hooks ◀───────────────────────────────────── HOOKS ─ (only with hooks)
                                      ── HOOKS_DONE(state) ───────────────────────▶ createContainer hooks,
                                                                                    pivot_root, console, sysctl,
                                                                                    hostname, ro/masked paths, nnp
-    rlimits, oom_score_adj, save ◀─────────────────────────────────────── READY ─
-    "created"                        ── RUN ─────────────────────────────────────▶ seccomp (no nnp), user, caps,
+    rlimits, oom_score_adj       ◀─────────────────────────────────────── READY ─
+    save "created" (meanwhile)       ── RUN ─────────────────────────────────────▶ seccomp (no nnp), user, caps,
                                                                                    cwd, lookup args[0],
     send fd to listenerPath ◀──────────────────────────────── SECCOMP(+fd) ────── seccomp (nnp)
                                      ── SECCOMP_DONE ────────────────────────────▶

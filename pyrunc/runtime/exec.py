@@ -371,6 +371,15 @@ class _ExecParent:
 
             self.relay = terminal.Relay(pid, self.master, forwardable())
 
+    def on_started(self, pid: int) -> None:
+        if not self.opts.detach:
+            # While the child starts up: load the relay on_ready installs (it is on the path to RUN there).
+            import pyrunc.process.signals
+            import pyrunc.process.terminal  # noqa: F401
+
+    def on_run(self, pid: int) -> None:
+        pass
+
     def on_seccomp(self, pid: int, fd: int) -> None:
         from pyrunc.runtime.hookstate import state_for_hooks
         from pyrunc.security.seccomp import send_listener

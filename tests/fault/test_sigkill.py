@@ -41,10 +41,14 @@ CREATE_POINTS = [
     ("pyrunc.runtime.container:_Parent.on_intermediate:before", False),  # intermediate forked, not in the cgroup
     ("cgroup.apply:after", False),
     ("pyrunc.runtime.container:_Parent.on_intermediate:after", False),   # limits set
+    ("pyrunc.runtime.container:_Parent.on_init_pid:before", False),      # init forked, its pid not saved yet
     ("pyrunc.runtime.container:_Parent.on_init_pid:after", False),       # init pid saved
-    ("pyrunc.runtime.container:_Parent.on_hooks:before", False),         # init has done the rootfs
-    ("pyrunc.runtime.container:_Parent.on_ready:before", False),
-    ("pyrunc.runtime.container:_Parent.on_ready:after", False),          # state "created" saved, RUN not sent
+    ("pyrunc.runtime.container:_Parent.on_ready:before", False),         # init has done the rootfs
+    ("pyrunc.runtime.container:_Parent.on_ready:after", False),          # rlimits set, RUN not sent
+    ("pyrunc.runtime.container:_Parent.on_run:before", False),           # RUN sent, state still "creating"
+    # State "created" saved, RUN sent: the init finishes its set-up and parks on exec.fifo (really created)
+    # unless a late step fails, and then it exits (stopped).
+    ("pyrunc.runtime.container:_Parent.on_run:after", True),
     ("pyrunc.process.spawn:spawn:after", True),                          # create done, before exit
 ]
 
