@@ -3,11 +3,13 @@
     detect_mode() -> "v1" | "v2" | "hybrid"
     manager_for(cgroups_path, container_id, systemd=False, rootless=False) -> CgroupManager
     manager_from_state(d) -> CgroupManager          (d = manager.to_state(), saved in the container state)
+    remove_if_empty(d) -> bool                      (`delete` of a container with nothing left in its cgroup)
 
-This module imports nothing heavy: `state`, `kill` and `list` reach it through `manager_from_state`.
+This module imports nothing heavy (only `posix`, the C module behind `os`, whose import costs ~1.5 ms): `state`,
+`kill`, `list` and `delete` reach it through `manager_from_state` and `remove_if_empty`.
 """
 
-import os
+import posix
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,6 +44,8 @@ def manager_for(cgroups_path: str | None, container_id: str, *, systemd: bool = 
     `systemd=True` (`--systemd-cgroup`) asks for the systemd driver: where systemd is not running that is a clear
     error; where it is, this build has no systemd driver and says so.
     """
+    import os
+
     from pyrunc.errors import CgroupError
 
     if systemd:
@@ -103,3 +107,50 @@ def manager_from_state(d: "dict[str, Any]") -> "CgroupManager":
     from pyrunc.errors import CgroupError
 
     raise CgroupError(f"unknown cgroup manager state (mode {mode!r})")
+
+
+def _saved_dirs(d: "dict[str, Any]") -> "list[str] | None":
+    """The directories of a saved manager (`to_state()`), each once; the freezer's and then the devices' last (see
+    `remove_if_empty`). None for a state this version does not know."""
+    mode = d.get("mode")
+    if mode == "v2":
+        return [d["dir"]]
+    if mode not in ("v1", "hybrid"):
+        return None
+    controllers: dict[str, str] = d["dirs"]
+    last = [controllers[c] for c in ("freezer", "devices") if c in controllers]
+    dirs = [p for p in controllers.values() if p not in last]
+    if mode == "hybrid":
+        dirs.append(d["unified"])
+    dirs += last
+    return list(dict.fromkeys(dirs))
+
+
+def remove_if_empty(d: "dict[str, Any]") -> bool:
+    """Remove a container's cgroup (given as its manager's `to_state()`) if nothing is left in it, without building
+    the manager (whose modules import `os` and pyrunc.errors: ~3 ms on `delete`'s path). One rmdir(2) per
+    directory, which is the kernel's own check that a cgroup has no process and no child cgroup.
+
+    True when every directory is gone. False as soon as one is not removed (a process or a child cgroup left in it,
+    or any other error), with that one and the rest untouched: the caller then destroys the cgroup through its
+    manager, which kills what is left first and reports errors. The directories that could be removed had no
+    process in them; the freezer's and the devices' are tried last, so that unless they were empty too the manager
+    still finds both for the kill (it freezes the cgroup around it, and checks that the cgroup exists by the
+    devices directory).
+    """
+    try:
+        dirs = _saved_dirs(d)
+    except (KeyError, TypeError, AttributeError):
+        return False
+    if not dirs:
+        return False
+    for path in dirs:
+        if not isinstance(path, str):
+            return False
+        try:
+            posix.rmdir(path)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return False
+    return True

@@ -7,12 +7,13 @@ its plain command lines in `PLAIN` (see `parse_plain`) gets them parsed here wit
 here: a PyruncError becomes one log line and exit 1; anything else is a bug, reported as one line (with the
 traceback only under --debug) and exit 2.
 
-Import discipline for `state`, `kill`, `list` (tests/unit/test_perf_imports.py checks it; their target is 1.3x a
-bare `python -I -S` start, and each module imported costs ~1% of that): built-in modules and the few pyrunc modules
-they need, nothing else. No `os` (the C module `posix` instead: `os` costs ~1.5 ms, its `_collections_abc`),
-`argparse`, `json`, `re`, `typing`, `signal`, `enum`, `logging`, `importlib`, `contextlib`; pyrunc.errors only
-once an error is raised; and no `from __future__ import annotations` in these modules (it imports the `__future__`
-module, ~2% of an interpreter start): annotations that name what is imported only for type checkers are quoted.
+Import discipline for `state`, `kill`, `list`, `start`, `delete` (tests/unit/test_perf_imports.py checks it; the
+target of the first three is 1.3x a bare `python -I -S` start, and each module imported costs ~1% of that): built-in
+modules and the few pyrunc modules they need, nothing else. No `os` (the C module `posix` instead: `os` costs
+~1.5 ms, its `_collections_abc`), `argparse`, `json`, `re`, `typing`, `signal`, `enum`, `logging`, `importlib`,
+`contextlib`; pyrunc.errors only once an error is raised; and no `from __future__ import annotations` in these
+modules (it imports the `__future__` module, ~2% of an interpreter start): annotations that name what is imported
+only for type checkers are quoted.
 """
 
 import sys
@@ -256,6 +257,8 @@ def _error(message: str) -> Exception:
 def main(argv: list[str] | None = None, *, quick_exit: bool = False) -> int:
     """Run one pyrunc command line; returns its exit code. With `quick_exit` (the installed launcher,
     pyrunc.launcher), the commands of QUICK_EXIT end the process themselves (see `_exit_now`)."""
+    global _quick_exit
+    _quick_exit = quick_exit
     code = _main(sys.argv[1:] if argv is None else argv)
     if quick_exit and _command in QUICK_EXIT:
         _exit_now(code)
@@ -274,23 +277,31 @@ QUICK_EXIT = frozenset({"state", "kill", "list", "delete", "features", "create",
 # Commands that build a container process (see _main: no garbage collection while they do).
 SETUP = frozenset({"create", "run", "exec"})
 _command = ""  # the command main() ran
+_quick_exit = False  # main()'s quick_exit
 
 
 def _exit_now(code: int) -> None:
     """Flush stdout and stderr and `_exit(code)`, unless exit work was registered (atexit handlers, which also
     covers weakref.finalize, or threads), or flushing fails: then return, and the interpreter ends as usual."""
-    import atexit
     import posix
 
-    registered = getattr(atexit, "_ncallbacks", None)
+    # Exit work is registered through the `atexit` module: if nothing imported it, there is none (and importing it
+    # here would cost ~0.5% of an interpreter start).
+    logging = None
+    atexit = sys.modules.get("atexit")
+    if atexit is not None:
+        registered = getattr(atexit, "_ncallbacks", None)
+        if registered is None:
+            return
+        pending = registered()
+        # `logging` registers exactly one exit hook when imported, shutdown(): if it is the only one, run it here
+        # (it flushes and closes the handlers; pyrunc.log's bridge handler writes unbuffered) rather than finalize
+        # for it.
+        logging = sys.modules.get("logging") if pending == 1 else None
+        if pending and logging is None:
+            return
     threading = sys.modules.get("threading")
-    if registered is None or (threading is not None and threading.active_count() > 1):
-        return
-    pending = registered()
-    # `logging` registers exactly one exit hook when imported, shutdown(): if it is the only one, run it here (it
-    # flushes and closes the handlers; pyrunc.log's bridge handler writes unbuffered) rather than finalize for it.
-    logging = sys.modules.get("logging") if pending == 1 else None
-    if pending and logging is None:
+    if threading is not None and threading.active_count() > 1:
         return
     try:
         if logging is not None:
@@ -333,13 +344,14 @@ def _main(argv: list[str]) -> int:
         if cmd not in COMMANDS:
             raise _error(f"No help topic for '{rest[0]}'")
         _command = cmd
-        if cmd in SETUP:
+        if cmd in SETUP or (_quick_exit and cmd in QUICK_EXIT):
             import gc
 
             # No cyclic garbage collection while setting up a container: a collection walks every object (the
             # imports alone trigger dozens), and in the forked children it would write to every object's header,
             # copying the whole inherited heap. A foreground `run`/`exec` turns it back on to wait
-            # (pyrunc.runtime.container.collect_again).
+            # (pyrunc.runtime.container.collect_again). Nor in a command that ends with `_exit`: what a collection
+            # would free goes with the process (~1% of `list`'s time).
             gc.disable()
         # __import__ with a fromlist returns the submodule itself (importlib is a 1 ms import).
         module = __import__(f"pyrunc.cli.commands.{COMMANDS[cmd][0]}", fromlist=["run"])
@@ -353,9 +365,13 @@ def _main(argv: list[str]) -> int:
             args = build_parser(cmd, module).parse_args(rest[1:])
 
         from pyrunc.cli.context import Context
-        from pyrunc.paths import default_root
 
-        root = str(opts.get("root") or default_root())
+        root = opts.get("root")
+        if not root:
+            from pyrunc.paths import default_root
+
+            root = default_root()
+        root = str(root)
         ctx = Context(
             root=_abspath(root),
             log_path=str(log_path) if log_path else None,

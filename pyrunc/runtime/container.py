@@ -1,4 +1,5 @@
-"""Lifecycle orchestration on the runtime side: `create`, `start`, `run` (ARCHITECTURE section 2).
+"""Lifecycle orchestration on the runtime side: `create` and `run` (ARCHITECTURE section 2; `start` is
+pyrunc.runtime.start).
 
 create: validate everything first (config, seccomp profile, console socket, fds) so bad input leaves nothing
 behind; then reserve `<root>/<id>` (exclusive mkdir), save a "creating" state that already names the cgroup (so a
@@ -11,9 +12,9 @@ import errno
 import os
 from _signal import SIGKILL
 
-from pyrunc.errors import ContainerNotExist, InvalidTransition, PyruncError, SyscallError, UsageError
+from pyrunc.errors import ContainerNotExist, PyruncError, SyscallError, UsageError
 from pyrunc.runtime import state as statestore
-from pyrunc.runtime.state import CREATED, CREATING, PAUSED, RUNNING, STOPPED, State
+from pyrunc.runtime.state import CREATED, CREATING, STOPPED, State
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,9 +22,9 @@ if TYPE_CHECKING:
     import socket
     from typing import Any
 
-# `start` is on containerd's hot path: this module imports no logging, socket, dataclasses or process code at
-# the top; `create`/`run` import what they need inside, and what only some configs need (a terminal, hooks,
-# seccomp) only for those configs. `_signal` is the C module behind `signal` (which builds enums: ~4 ms).
+# This module imports no logging, socket, dataclasses or process code at the top; `create`/`run` import what they
+# need inside, and what only some configs need (a terminal, hooks, seccomp) only for those configs. `_signal` is
+# the C module behind `signal` (which builds enums: ~4 ms).
 
 
 def collect_again() -> None:
@@ -402,81 +403,6 @@ def create(root: str, cid: str, opts: CreateOptions) -> int:
     return 0
 
 
-# --------------------------------------------------------------------------------------------- start
-
-
-def _start_created(root: str, st: State) -> None:
-    """Release the init through exec.fifo, save "running", run poststart hooks (after the program was exec'd).
-
-    runtime-spec v1.3.0 lifecycle steps 7 and 9: if a startContainer hook (run by the init, which reports the failure
-    back through exec.fifo) or a poststart hook fails, the runtime MUST generate an error and stop the container.
-    The container is left `stopped` (runc's behaviour); `delete` then destroys it (step 12) and runs poststop.
-    """
-    from pyrunc.runtime import execfifo
-
-    report = execfifo.release(statestore.fifo_path(root, st.id), lambda: statestore.init_alive(st))
-    if report:
-        _stop(st)
-        raise _init_report(report)
-    st.status_hint = RUNNING
-    statestore.save(root, st)
-    if (st.config.get("hooks") or {}).get("poststart"):
-        from pyrunc.runtime.hooks import run_hooks
-        from pyrunc.spec.model import Hooks
-
-        hooks = Hooks.from_dict(st.config["hooks"])
-        try:
-            run_hooks("poststart", hooks.poststart, _hook_state(st, RUNNING, st.pid), cwd=st.bundle)
-        except BaseException:
-            _stop(st)
-            raise
-
-
-def _init_report(report: bytes) -> PyruncError:
-    """What the init wrote to exec.fifo after `start` released it (`pyrunc.process.sync.error_fields` as JSON)."""
-    from pyrunc import quickjson
-    from pyrunc.errors import InitError
-
-    try:
-        fields = quickjson.loads(report)
-        if not isinstance(fields, dict):
-            raise ValueError("not an object")
-    except ValueError:
-        return InitError("start", report.decode(errors="replace").strip() or "the container process failed")
-    return InitError(str(fields.get("step") or "start"), str(fields.get("message") or "error"),
-                     int(fields.get("errno") or 0), fields.get("spec_path"))
-
-
-def _stop(st: State) -> None:
-    """Stop the container (SIGKILL to every process of it) and wait until its init is gone."""
-    from pyrunc.runtime import teardown
-
-    try:
-        teardown.signal_all(st, SIGKILL)
-    except PyruncError:
-        try:
-            teardown.signal_init(st, SIGKILL)
-        except PyruncError:
-            pass
-    if not teardown.wait_gone(st, 10.0):
-        _log().warning("container %s: init %d still running after SIGKILL", st.id, st.pid)
-
-
-def start(root: str, cid: str) -> int:
-    """Implements `start`: only a "created" container can start (runc's messages otherwise)."""
-    with statestore.lock(root, cid):
-        st = statestore.load(root, cid)
-        current = statestore.status(root, st)
-        if current == STOPPED:
-            raise InvalidTransition("cannot start a container that has stopped")
-        if current in (RUNNING, PAUSED):
-            raise InvalidTransition("cannot start an already running container")
-        if current != CREATED:
-            raise InvalidTransition(f"cannot start a container in the {current} state")
-        _start_created(root, st)
-    return 0
-
-
 # --------------------------------------------------------------------------------------------- run
 
 
@@ -485,6 +411,7 @@ def run(root: str, cid: str, opts: CreateOptions) -> int:
     subreaper, delete the container when it exits (unless --keep) and return its exit status (128+signal)."""
     from pyrunc.linux import prctl
     from pyrunc.runtime import teardown
+    from pyrunc.runtime.start import start_created
 
     c = create_container(root, cid, opts)
     st = c.state
@@ -505,7 +432,7 @@ def run(root: str, cid: str, opts: CreateOptions) -> int:
             from pyrunc.process.signals import forwardable
 
             relay = terminal.Relay(st.pid, master, forwardable())  # handlers before the program runs
-        _start_created(root, st)
+        start_created(root, st)
     except BaseException:
         if relay is not None:
             relay.close()

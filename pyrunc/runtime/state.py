@@ -32,7 +32,7 @@ Status is never trusted from the file alone (ARCHITECTURE rule 10, SECURITY rule
 import posix
 import time
 
-from pyrunc import quickjson
+from pyrunc import SPEC_VERSION, quickjson
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -83,7 +83,9 @@ class _Part:
             return self
         value = getattr(st, self.slot)
         if value is None:
-            raw = _read_file(f"{st._dir}/{self.file}") if st._dir else None
+            raw = getattr(st, self.raw_slot)  # read but not parsed yet (State.config_mentions)
+            if raw is None:
+                raw = _read_file(f"{st._dir}/{self.file}") if st._dir else None
             value = {} if raw is None else _parse_part(raw, self.file, st.id)
             setattr(st, self.slot, value)
             setattr(st, self.raw_slot, raw)
@@ -137,6 +139,16 @@ class State:
         self.status_hint = status_hint
         self.extra = extra or {}
 
+    def config_mentions(self, name: str) -> bool:
+        """False when the saved config.json certainly has no member `name` (e.g. a kind of hook): its text does
+        not contain `"name"`. Answered without parsing it (tens of KB with Docker's seccomp profile: `start` and
+        `delete` ask for their hooks); `save` writes it with json's escaping, in which a name of ASCII letters
+        appears as itself. True when unsure: the caller then looks at `config` (which reuses what was read)."""
+        if self._config is None and self._config_json is None and self._dir:
+            self._config_json = _read_file(f"{self._dir}/{CONFIG_FILE}")
+        raw = self._config_json
+        return self._config is not None or raw is None or f'"{name}"'.encode() in raw
+
     def to_dict(self) -> "dict[str, Any]":
         d = {k: getattr(self, k) for k in FIELDS}
         d["cgroup"] = self.cgroup
@@ -152,8 +164,6 @@ class State:
 
     def oci(self, status: str, *, owner: str | None = None) -> "dict[str, Any]":
         """The state JSON runc prints (field order of runc's containerState; annotations only when present)."""
-        from pyrunc import SPEC_VERSION
-
         out: dict[str, Any] = {
             "ociVersion": SPEC_VERSION,
             "id": self.id,
@@ -366,16 +376,18 @@ class lock:
     def __enter__(self) -> None:
         import fcntl
 
-        from pyrunc.errors import ContainerNotExist
-
         try:
             self._fd = posix.open(container_dir(self.root, self.cid),
                                   posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
         except (FileNotFoundError, NotADirectoryError):
+            from pyrunc.errors import ContainerNotExist
+
             raise ContainerNotExist(self.cid) from None
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX)
             if not _is_dir(container_dir(self.root, self.cid)):  # deleted while we waited for the lock
+                from pyrunc.errors import ContainerNotExist
+
                 raise ContainerNotExist(self.cid)
         except BaseException:
             posix.close(self._fd)
@@ -434,14 +446,19 @@ def status(root: str, st: State) -> str:
 def _status(st: State, fifo: str, dir_fd: int | None) -> str:
     if not init_alive(st):
         return STOPPED
-    if st.status_hint == CREATING:
+    hint = st.status_hint
+    if hint == CREATING:
         return CREATING
+    if hint == RUNNING:
+        # Saved by `start` once it removed exec.fifo, and by `resume` only when there is none; nothing makes the
+        # fifo again: no need to look for it (a syscall per container for `list`).
+        return RUNNING
     try:
         posix.stat(fifo, dir_fd=dir_fd)
         return CREATED
     except (OSError, ValueError):
         pass
-    if st.status_hint == PAUSED and st.cgroup:
+    if hint == PAUSED and st.cgroup:
         from pyrunc.cgroups import manager_from_state
 
         try:
@@ -452,13 +469,14 @@ def _status(st: State, fifo: str, dir_fd: int | None) -> str:
     return RUNNING
 
 
-def scan(root: str) -> "Iterator[tuple[State, str, int]]":
+def scan(root: str, *, live: bool = True) -> "Iterator[tuple[State, str, int]]":
     """Every container under `root`, sorted by id, as (state, live status, uid owning its directory); directories
-    without a readable state (a create killed early, a corrupt file) are skipped.
+    without a readable state (a create killed early, a corrupt file) are skipped. With `live=False` (`list -q`,
+    which prints the ids only) neither the status nor the owner is looked up: they are "" and -1.
 
     What `list` does per container is what `list` of 1000 containers costs, so it is done here with few calls
-    and syscalls relative to the root's fd (openat/fstatat): read state.json, stat the directory and exec.fifo,
-    read /proc/<pid>/stat.
+    and syscalls relative to the root's fd (openat/fstatat): read and fstat state.json, read /proc/<pid>/stat,
+    stat exec.fifo unless the container was started.
     """
     try:
         root_fd = posix.open(root, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
@@ -468,27 +486,29 @@ def scan(root: str) -> "Iterator[tuple[State, str, int]]":
         with posix.scandir(root_fd) as it:
             ids = sorted(e.name for e in it if e.is_dir(follow_symlinks=False))
         from_dict, loads = State.from_dict, quickjson.loads
+        open_, read, fstat, close = posix.open, posix.read, posix.fstat, posix.close
+        flags = posix.O_RDONLY | posix.O_CLOEXEC
         for cid in ids:
             try:
-                fd = posix.open(f"{cid}/{STATE_FILE}", posix.O_RDONLY | posix.O_CLOEXEC, dir_fd=root_fd)
+                fd = open_(f"{cid}/{STATE_FILE}", flags, dir_fd=root_fd)
             except OSError:
                 continue
             try:
-                raw = posix.read(fd, 65536)
+                raw = read(fd, 65536)
                 if len(raw) == 65536:  # a state.json of an older version, with the config in it
                     raw = _read_file(f"{_join(root, cid)}/{STATE_FILE}") or b""
                 # The owner of state.json is the owner of the directory (_write_atomic keeps it so): an fstat
                 # saves a path walk per container.
-                uid = posix.fstat(fd).st_uid
+                uid = fstat(fd).st_uid if live else -1
             except OSError:
                 continue
             finally:
-                posix.close(fd)
+                close(fd)
             try:
                 st = from_dict(loads(raw))
             except (ValueError, TypeError):
                 continue
             st._dir = _join(root, cid)
-            yield st, _status(st, f"{cid}/{FIFO_NAME}", root_fd), uid
+            yield st, _status(st, f"{cid}/{FIFO_NAME}", root_fd) if live else "", uid
     finally:
         posix.close(root_fd)

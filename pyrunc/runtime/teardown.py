@@ -3,9 +3,10 @@
 Liveness is always checked with the pid AND its start time, and signals go through a pidfd opened after that check,
 so a recycled pid never receives a signal meant for a dead container (SECURITY rule 6).
 
-`kill` is on containerd's hot path: this module imports at the top only `posix` (the C module behind `os`, whose
-import costs ~1.5 ms) and `_signal` (the C module behind `signal`, which builds its enums: ~4 ms), like
-pyrunc.runtime.state; pyrunc.errors, `select`, `shutil` and the cgroup code only where they are used. No
+`kill` and `delete` are on containerd's hot path: this module imports at the top only `posix` (the C module behind
+`os`, whose import costs ~1.5 ms) and `_signal` (the C module behind `signal`, which builds its enums: ~4 ms), like
+pyrunc.runtime.state; pyrunc.errors, `select`, `shutil` and the cgroup code only where they are used (a container
+whose cgroup is empty is removed by rmdir alone, without its manager: see `_destroy_cgroup`). No
 `from __future__ import annotations` (see "Import discipline" in pyrunc.cli.main).
 """
 
@@ -14,7 +15,7 @@ import time
 from _signal import SIGKILL, pidfd_send_signal
 
 from pyrunc.runtime import state as statestore
-from pyrunc.runtime.state import CREATING, PAUSED, STOPPED, State
+from pyrunc.runtime.state import CREATED, CREATING, PAUSED, RUNNING, STOPPED, State
 
 
 def _not_running() -> Exception:
@@ -98,16 +99,23 @@ def signal_all(st: State, sig: int) -> None:
             pass
 
 
-def signal_init(st: State, sig: int) -> None:
+def send_to_init(st: State, sig: int) -> bool:
+    """Send `sig` to the container's init; False if it is gone (no pyrunc.errors import for that answer)."""
     fd = _open_init_pidfd(st)
     if fd is None:
-        raise _not_running()
+        return False
     try:
         pidfd_send_signal(fd, sig)
     except ProcessLookupError:
-        raise _not_running() from None
+        return False
     finally:
         posix.close(fd)
+    return True
+
+
+def signal_init(st: State, sig: int) -> None:
+    if not send_to_init(st, sig):
+        raise _not_running()
 
 
 def kill(root: str, cid: str, sig: int, all_processes: bool = False) -> None:
@@ -150,15 +158,14 @@ def destroy(root: str, st: State) -> None:
     Poststop hooks run after the container's resources are gone, and their failures are only warnings
     (runtime-spec: "the poststop hooks MUST be called... failures MUST log a warning").
     """
-    cg = _cgroup(st)
-    if cg is not None:
-        cg.destroy()
+    if st.cgroup:
+        _destroy_cgroup(st)
     if "host_rootfs_mount" in st.extra:
         # No mount namespace: the container's mounts live in ours, on a clone of the rootfs; they go with it.
         from pyrunc.rootfs import hostroot
 
         hostroot.release(st.rootfs, st.extra[hostroot.STATE_KEY])
-    hooks = (st.config.get("hooks") or {}).get("poststop")
+    hooks = (st.config.get("hooks") or {}).get("poststop") if st.config_mentions("poststop") else None
     if hooks:
         from pyrunc.runtime.hooks import run_hooks
         from pyrunc.spec.model import Hook
@@ -168,6 +175,15 @@ def destroy(root: str, st: State) -> None:
         hook_state["annotations"] = st.annotations
         run_hooks("poststop", tuple(Hook.from_dict(h) for h in hooks), hook_state, warn_only=True)
     remove_state_dir(root, st.id)
+
+
+def _destroy_cgroup(st: State) -> None:
+    """Remove the container's cgroup: by rmdir alone when nothing is left in it (the usual case: the init is gone,
+    and with it every process of a private pid namespace), else through the manager, which kills what is left."""
+    from pyrunc.cgroups import remove_if_empty
+
+    if not remove_if_empty(st.cgroup):
+        _cgroup(st).destroy()
 
 
 def remove_state_dir(root: str, cid: str) -> None:
@@ -194,19 +210,34 @@ def remove_state_dir(root: str, cid: str) -> None:
         shutil.rmtree(d, ignore_errors=True)
 
 
-def _kill_and_wait(st: State) -> None:
-    from pyrunc.errors import ContainerError, NotRunning, PyruncError
+def _kill_and_wait(st: State, current: str) -> None:
+    """SIGKILL the container and wait for its init to exit.
 
-    try:
-        signal_all(st, SIGKILL)
-    except NotRunning:
-        return
-    except PyruncError:
-        try:
-            signal_init(st, SIGKILL)
-        except NotRunning:
+    A created or running container whose init is pid 1 of its own pid namespace is stopped by SIGKILL to the init
+    alone, as `kill KILL` stops it: the kernel then kills every process of the namespace, and the init exits only
+    once they are all gone. Anything else in the cgroup (a process that joined it from outside the namespace) is
+    killed by `destroy`, whose rmdir finds it. Otherwise (no private pid namespace, a paused container, whose
+    frozen processes act on the signal only once thawed, one still being created): SIGKILL to every process of
+    the cgroup.
+    """
+    if current in (CREATED, RUNNING) and _is_pidns_init(st):
+        if not send_to_init(st, SIGKILL):
             return
+    else:
+        try:
+            signal_all(st, SIGKILL)
+        except Exception as e:
+            from pyrunc.errors import NotRunning, PyruncError
+
+            if isinstance(e, NotRunning):
+                return
+            if not isinstance(e, PyruncError):
+                raise
+            if not send_to_init(st, SIGKILL):
+                return
     if not wait_gone(st, 10.0):
+        from pyrunc.errors import ContainerError
+
         raise ContainerError(f"container {st.id}: init process {st.pid} did not exit after SIGKILL")
 
 
@@ -220,38 +251,45 @@ def delete(root: str, cid: str, force: bool = False) -> None:
     An unknown id is "container does not exist"; with --force that is a success (containerd and podman call
     `delete --force` after every failed create).
     """
-    from pyrunc.errors import ContainerError, ContainerNotExist, CorruptState
-
+    # pyrunc.errors is imported only where an error is raised or caught (`delete` is on containerd's hot path).
     if not statestore.exists(root, cid):
         if force:
             return
+        from pyrunc.errors import ContainerNotExist
+
         raise ContainerNotExist(cid)
     try:
         with statestore.lock(root, cid):
             try:
                 st = statestore.load(root, cid)
-            except ContainerNotExist:
-                # A directory without state.json: a create killed before it saved anything (nothing else exists yet).
-                if force:
+            except Exception as e:
+                from pyrunc.errors import ContainerNotExist, CorruptState
+
+                if force and isinstance(e, ContainerNotExist):
+                    # A directory without state.json: a create killed before it saved anything (nothing else
+                    # exists yet).
                     remove_state_dir(root, cid)
                     return
+                if force and isinstance(e, CorruptState):
+                    _force_delete_damaged(root, cid)
+                    return
                 raise
-            except CorruptState:
-                if not force:
-                    raise
-                _force_delete_damaged(root, cid)
-                return
             current = statestore.status(root, st)
             if current == STOPPED:
                 pass
             elif current == CREATING or force:
-                _kill_and_wait(st)
+                _kill_and_wait(st, current)
             else:
+                from pyrunc.errors import ContainerError
+
                 raise ContainerError(f"cannot delete container {cid} that is not stopped: {current}")
             destroy(root, st)
-    except ContainerNotExist:
-        if not force:
-            raise
+    except Exception as e:
+        from pyrunc.errors import ContainerNotExist
+
+        if force and isinstance(e, ContainerNotExist):
+            return
+        raise
 
 
 def _force_delete_damaged(root: str, cid: str) -> None:

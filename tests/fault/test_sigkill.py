@@ -59,9 +59,9 @@ START_POINTS = [
 ]
 
 DELETE_POINTS = [
-    "pyrunc.runtime.teardown:signal_all:after",  # SIGKILL sent, not waited for
+    "pyrunc.runtime.teardown:send_to_init:after",  # SIGKILL sent to the pid namespace's init, not waited for
     "pyrunc.runtime.teardown:destroy:before",
-    "cgroup.destroy:after",                      # cgroup gone, state dir still there
+    "pyrunc.cgroups:remove_if_empty:after",        # cgroup gone, state dir still there
     "pyrunc.runtime.teardown:remove_state_dir:before",
 ]
 
@@ -163,7 +163,7 @@ def test_kill_points_resolve() -> None:
     import importlib
 
     sys.path.insert(0, str(SRC))
-    for point, _ in CREATE_POINTS:
+    for point in [p for p, _ in CREATE_POINTS] + START_POINTS + DELETE_POINTS:
         target = point.rsplit(":", 2)[0] if point.split(":")[-1].isdigit() else point.rsplit(":", 1)[0]
         if target.startswith("cgroup."):
             continue

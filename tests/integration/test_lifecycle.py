@@ -186,6 +186,49 @@ def test_create_start_state_kill_delete(runtime: Any, make_bundle: Any, tmp_path
     assert_nothing_left(runtime, uniq("c-cycle"))
 
 
+def test_delete_force_kills_what_joined_the_cgroup_from_outside(runtime: Any, make_bundle: Any) -> None:
+    """delete --force stops a running container by SIGKILL to the init of its pid namespace (which ends every
+    process of the namespace); a process that joined the container's cgroup from outside the namespace is left
+    for the cgroup's removal to find and kill, and nothing remains."""
+    cid = uniq("c-joined")
+    create(runtime, "-b", str(make_bundle(args=["sleep", "60"])), cid, check=True)
+    runtime("start", cid, check=True)
+    dirs = cgroup_dirs(cid)
+    assert dirs
+    outsider = subprocess.Popen(["sleep", "60"])
+    try:
+        for d in dirs:
+            with open(os.path.join(d, "cgroup.procs"), "w") as f:
+                f.write(str(outsider.pid))
+        runtime("delete", "--force", cid, check=True)
+        assert outsider.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if outsider.poll() is None:
+            outsider.kill()
+            outsider.wait()
+    assert_nothing_left(runtime, cid)
+
+
+@pytest.mark.parametrize("paused", [False, True], ids=["created", "paused"])
+def test_delete_force_of_a_created_or_paused_container(runtime: Any, make_bundle: Any, paused: bool) -> None:
+    """A created init dies by its SIGKILL alone; a paused (frozen) one only once thawed, which the cgroup-wide
+    kill does."""
+    cid = uniq("c-paused" if paused else "c-created")
+    create(runtime, "-b", str(make_bundle(args=["sleep", "60"])), cid, check=True)
+    if paused:
+        runtime("start", cid, check=True)
+        runtime("pause", cid, check=True)
+    pid = runtime.state(cid)["pid"]
+    assert runtime.state(cid)["status"] == ("paused" if paused else "created")
+    runtime("delete", "--force", cid, check=True)
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            assert f.read().rpartition(")")[2].split()[0] in ("Z", "X"), "the init survived delete --force"
+    except FileNotFoundError:
+        pass
+    assert_nothing_left(runtime, cid)
+
+
 def test_create_twice_same_id_fails_and_keeps_first(runtime: Any, make_bundle: Any) -> None:
     bundle = make_bundle(args=["sleep", "60"])
     create(runtime, "-b", str(bundle), uniq("c-dup"), check=True)

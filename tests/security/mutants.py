@@ -124,7 +124,7 @@ MUTANTS = (
              "    if False:"),),
            (f"{FAULT}/test_state_damage.py::test_state_naming_another_process_is_never_signalled",)),
     Mutant("M-leak-cgroup", "delete leaves the cgroup",
-           (("pyrunc/runtime/teardown.py", "    if cg is not None:\n        cg.destroy()\n", "    pass\n"),),
+           (("pyrunc/runtime/teardown.py", "    if st.cgroup:\n        _destroy_cgroup(st)\n", "    pass\n"),),
            (f"{FAULT}/test_leaks.py",)),
     Mutant("M-seccomp", "seccomp filter not loaded",
            (("pyrunc/process/init.py", "    fd = _seccomp.load_filter(cfg.seccomp)", "    fd = None"),),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from pyrunc.cgroups.mounts import CgroupMount, layout_of, parse_mountinfo, parse_proc_cgroup
@@ -138,3 +141,61 @@ def test_manager_from_state_round_trip() -> None:
     assert m.to_state() == hy and m.mode == "hybrid" and m.paths()[""] == "/sys/fs/cgroup/unified/a"
     with pytest.raises(CgroupError, match="unknown cgroup manager state"):
         manager_from_state({"mode": "v9"})
+
+
+def _saved(tmp_path: Path, mode: str) -> tuple[dict[str, Any], dict[str, Path]]:
+    """A saved manager (to_state()) whose directories are plain directories under tmp_path, made here."""
+    dirs = {c: tmp_path / c / "ctr" for c in ("cpu", "memory", "freezer", "devices", "unified")}
+    dirs["cpuacct"] = dirs["cpu"]  # co-mounted: one directory
+    for d in dirs.values():
+        d.mkdir(parents=True, exist_ok=True)
+    v1 = {c: str(d) for c, d in dirs.items() if c != "unified"}
+    if mode == "v2":
+        for c in v1:
+            if dirs[c].exists():
+                dirs[c].rmdir()
+        return {"mode": "v2", "dir": str(dirs["unified"]), "mountpoint": str(tmp_path)}, {"": dirs["unified"]}
+    state: dict[str, Any] = {"mode": mode, "dirs": v1, "mounts": {c: str(tmp_path / c) for c in v1}}
+    if mode == "hybrid":
+        state.update(unified=str(dirs["unified"]), unified_mount=str(tmp_path / "unified"))
+    else:
+        dirs["unified"].rmdir()
+    return state, dirs
+
+
+@pytest.mark.parametrize("mode", ["v1", "hybrid", "v2"])
+def test_remove_if_empty_removes_every_directory(tmp_path: Path, mode: str) -> None:
+    from pyrunc.cgroups import remove_if_empty
+
+    state, dirs = _saved(tmp_path, mode)
+    assert remove_if_empty(state) is True
+    assert [d for d in dirs.values() if d.exists()] == []
+    assert remove_if_empty(state) is True  # already gone: nothing to do
+
+
+def test_remove_if_empty_stops_at_a_busy_directory_and_keeps_freezer_and_devices_for_last(tmp_path: Path) -> None:
+    """rmdir fails on a cgroup with a process or a child cgroup in it (here: a child directory); the caller then
+    destroys through the manager, which still needs the freezer's and the devices' directories."""
+    from pyrunc.cgroups import remove_if_empty
+
+    state, dirs = _saved(tmp_path, "hybrid")
+    (dirs["memory"] / "child").mkdir()
+    assert remove_if_empty(state) is False
+    assert dirs["freezer"].exists() and dirs["devices"].exists() and dirs["memory"].exists()
+
+    (dirs["memory"] / "child").rmdir()
+    (dirs["freezer"] / "child").mkdir()
+    assert remove_if_empty(state) is False
+    assert not dirs["cpu"].exists() and not dirs["memory"].exists() and not dirs["unified"].exists()
+    assert dirs["freezer"].exists() and dirs["devices"].exists()
+
+    (dirs["freezer"] / "child").rmdir()
+    assert remove_if_empty(state) is True
+
+
+@pytest.mark.parametrize("state", [{"mode": "v9"}, {}, {"mode": "v1"}, {"mode": "v2"}, {"mode": "v1", "dirs": {}},
+                                   {"mode": "v1", "dirs": {"pids": 3}}, {"mode": "v1", "dirs": ["x"]}])
+def test_remove_if_empty_leaves_an_unknown_state_to_the_manager(state: dict[str, Any]) -> None:
+    from pyrunc.cgroups import remove_if_empty
+
+    assert remove_if_empty(state) is False

@@ -148,3 +148,24 @@ def test_relative_and_unclean_root(tmp_path: Path) -> None:
 def test_version_does_not_import_platform() -> None:
     p = pyrunc("--version")
     assert p.stdout.splitlines()[3] == f"python: {sys.version.split()[0]}"
+
+
+def test_list_owner_names_come_from_etc_passwd_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """runc reads /etc/passwd itself: the first entry with the uid names it; NSS (pwd) only for a uid the file
+    does not have; else `#uid`."""
+    from pyrunc.cli.commands import list as list_cmd
+
+    passwd = tmp_path / "passwd"
+    passwd.write_text("# a comment\n\nbroken\nfirst:x:1000:1000::/h:/bin/sh\nsecond:x:1000:1000::/h:/bin/sh\n"
+                      "padded:x:0042:1::/:/bin/false\n  spaced:x:7:7::/:/bin/sh  \n:x:8:8::/:/bin/sh\n")
+    assert list_cmd._passwd_name(1000, str(passwd)) == "first"
+    assert list_cmd._passwd_name(42, str(passwd)) == "padded"
+    assert list_cmd._passwd_name(7, str(passwd)) == "spaced"
+    assert list_cmd._passwd_name(8, str(passwd)) is None  # no name: not an entry
+    assert list_cmd._passwd_name(9, str(passwd)) is None
+    assert list_cmd._passwd_name(0, str(tmp_path / "missing")) is None
+    monkeypatch.setattr(list_cmd, "_passwd_name", lambda uid: None)
+    import pwd
+
+    assert list_cmd._owner(0, {}) == pwd.getpwuid(0).pw_name
+    assert list_cmd._owner(2**31 - 7, {}) == f"#{2**31 - 7}"

@@ -1,8 +1,10 @@
 """The hot commands' import discipline and the shortcuts that keep them fast, each checked against the slow way.
 
-containerd runs `state`, `kill` and `list` for every container; their target is 1.3x a bare `python -I -S` start
-(bench/run.py measures it: speed is never asserted here). What these tests hold is what makes that possible:
-- run as the launcher runs them (`python -I -S`, pyrunc on sys.path), they import no heavy module;
+containerd runs `state`, `kill`, `start` and `delete` for every container (and `list` is a hot command too); the
+target of state/kill/list is 1.3x a bare `python -I -S` start (bench/run.py measures it: speed is never asserted
+here). What these tests hold is what makes that possible:
+- run as the launcher runs them (`python -I -S`, pyrunc on sys.path), they import no heavy module (`start` and
+  `delete` only the lock's `fcntl`, `select` to wait for the init, and the cgroup package, never a manager);
 - the runtime side of create, run, start, exec and delete (everything but the command line and the config) imports
   none of the heavy modules, nor the modules only some configs need;
 - the shortcuts give the results of what they replace: pyrunc.quickjson == json, kill's signal_number ==
@@ -16,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -91,6 +94,93 @@ def test_hot_commands_import_nothing_heavy(args: list[str], live_root: tuple[str
     assert heavy == [], f"{' '.join(args)} imported {heavy}"
     if args[0] == "state":
         assert json.loads(out)["status"] == "running"
+
+
+# `start` and `delete` also need the lock (fcntl), a wait for the init (select: start's exec.fifo, delete --force's
+# pidfd) and the cgroup package (its rmdir of an empty cgroup, pyrunc.cgroups.remove_if_empty), never a manager.
+LIFECYCLE_NEEDS = ("fcntl", "select", "pyrunc.cgroups")
+
+
+def _lifecycle_heavy(modules: list[str]) -> list[str]:
+    return [m for m in modules if (m in HEAVY and m not in LIFECYCLE_NEEDS)
+            or m.startswith(tuple(h + "." for h in HEAVY))]
+
+
+@pytest.fixture
+def created_root(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A state root with container s0 `created`: its "init" is a shell that writes the start byte to exec.fifo once
+    `start` opens it, then execs sleep (the write end closes at execve, as the real init's does)."""
+    from pyrunc.runtime import execfifo
+
+    root = str(tmp_path / "root")
+    state.reserve(root, "s0")
+    fifo = execfifo.create(state.container_dir(root, "s0"))
+    p = subprocess.Popen(["sh", "-c", 'printf 0 > "$0"; exec sleep 60', fifo])
+    try:
+        state.save(root, state.State(id="s0", bundle="/b/s0", rootfs="/r", pid=p.pid,
+                                     pid_start=state.pid_start_time(p.pid), status_hint="created",
+                                     config={"ociVersion": "1.3.0", "hooks": {"poststop": []}}))
+        yield root, p
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_start_and_delete_import_nothing_heavy(created_root: tuple[str, subprocess.Popen[bytes]]) -> None:
+    root, p = created_root
+    modules, _ = _modules_after(["--root", root, "start", "s0"])
+    assert _lifecycle_heavy(modules) == [], f"start imported {_lifecycle_heavy(modules)}"
+    assert state.status(root, state.load(root, "s0")) == "running"
+    modules, _ = _modules_after(["--root", root, "delete", "--force", "s0"])
+    assert _lifecycle_heavy(modules) == [], f"delete --force imported {_lifecycle_heavy(modules)}"
+    assert p.wait(timeout=10) == -9 and not os.path.exists(state.container_dir(root, "s0"))
+
+
+def test_delete_of_a_stopped_container_is_hot(live_root: tuple[str, int]) -> None:
+    root, pid = live_root
+    st = state.load(root, "c2")
+    st.pid_start += 1  # the pid now names another process: c2 is stopped
+    state.save(root, st)
+    modules, _ = _modules_after(["--root", root, "delete", "c2"])
+    assert _lifecycle_heavy(modules) == [], f"delete imported {_lifecycle_heavy(modules)}"
+    assert not os.path.exists(state.container_dir(root, "c2"))
+    os.kill(pid, 0)  # the process the stale state named was left alone
+
+
+@pytest.mark.root
+def test_start_and_delete_of_real_containers_are_hot(make_bundle: Any, tmp_path: Path) -> None:
+    """With a real container (a private pid namespace, a real cgroup): `start`, `delete` of the stopped container
+    (its cgroup removed by rmdir alone) and `delete --force` of a running one (SIGKILL to the pid namespace's
+    init) import no manager, no `os`, no pyrunc.errors."""
+    root = str(tmp_path / "root")
+    bundle = str(make_bundle(args=["/bin/sleep", "60"]))
+    ids = [f"hot{os.getpid()}-{n}" for n in range(2)]
+
+    def pyrunc(*args: str) -> None:
+        with open(tmp_path / "err", "w+") as err:  # files, not pipes: a created init keeps create's stdio
+            p = subprocess.run([sys.executable, "-m", "pyrunc", "--root", root, *args], cwd=REPO, stderr=err,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, timeout=60)
+            err.seek(0)
+            assert p.returncode == 0, f"{args}: {err.read()}"
+
+    try:
+        for cid in ids:
+            pyrunc("create", "--bundle", bundle, cid)
+            modules, _ = _modules_after(["--root", root, "start", cid])
+            assert _lifecycle_heavy(modules) == [], f"start imported {_lifecycle_heavy(modules)}"
+        pyrunc("kill", ids[0], "KILL")
+        st = state.load(root, ids[0])
+        deadline = time.monotonic() + 10
+        while state.init_alive(st) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for args in (["delete", ids[0]], ["delete", "--force", ids[1]]):
+            modules, _ = _modules_after(["--root", root, *args])
+            assert _lifecycle_heavy(modules) == [], f"{' '.join(args)} imported {_lifecycle_heavy(modules)}"
+        assert os.listdir(root) == []
+    finally:
+        for cid in ids:
+            subprocess.run([sys.executable, "-m", "pyrunc", "--root", root, "delete", "--force", cid], cwd=REPO,
+                           capture_output=True, timeout=60)
 
 
 def test_kill_sigkill_of_a_pidns_init_is_hot_too(live_root: tuple[str, int]) -> None:
@@ -428,3 +518,19 @@ def test_quick_exit_only_without_exit_work(setup: str, quick: bool, out: str) ->
     p = subprocess.run([sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True, timeout=60)
     assert p.stderr == ""
     assert (p.returncode, p.stdout) == ((7, out) if quick else (0, out))
+@pytest.mark.parametrize("register", [False, True])
+def test_quick_exit_leaves_exit_work_to_the_interpreter(tmp_path: Path, register: bool) -> None:
+    """A quick-exit command ends with `_exit` (nothing after main() runs, stdout still flushed), unless exit work
+    was registered through `atexit`: then main() returns and the interpreter runs it."""
+    code = (
+        "import sys; sys.path.append(sys.argv[1])\n"
+        + ("import atexit; atexit.register(lambda: print('exit work ran'))\n" if register else "")
+        + "from pyrunc.cli.main import main\n"
+        "code = main(['--root', sys.argv[2], 'list', '-q'], quick_exit=True)\n"
+        "print('main returned')\n"
+        "sys.exit(code)\n"
+    )
+    p = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(REPO), str(tmp_path / "root")],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == ("main returned\nexit work ran\n" if register else "")

@@ -225,3 +225,53 @@ def test_state_files_keep_the_directory_owner(tmp_path: Path) -> None:
     assert os.stat(tmp_path / "c" / "state.json").st_uid == 1000
     assert os.stat(tmp_path / "c" / "config.json").st_uid == 1000
     assert [uid for _, _, uid in state.scan(root)] == [1000]
+
+
+def test_scan_agrees_with_status(tmp_path: Path) -> None:
+    """`list` (scan) and `state` (status) give every container the same status; `list -q` (live=False) the same
+    containers without looking at them."""
+    root = str(tmp_path / "root")
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        start = state.pid_start_time(p.pid)
+        cases = {  # id: (status hint, pid start time, exec.fifo)
+            "created": ("created", start, True),
+            "started-unsaved": ("created", start, False),  # start removed the fifo and died before saving
+            "running": ("running", start, False),
+            "creating": ("creating", start, True),
+            "reused": ("running", start + 1, False),
+            "paused-no-cgroup": ("paused", start, False),
+        }
+        for cid, (hint, pid_start, fifo) in cases.items():
+            state.reserve(root, cid)
+            state.save(root, state.State(id=cid, bundle="/b", pid=p.pid, pid_start=pid_start, status_hint=hint))
+            if fifo:
+                os.mkfifo(state.fifo_path(root, cid))
+        os.mkdir(os.path.join(root, "no-state"))
+        listed = {st.id: status for st, status, _ in state.scan(root)}
+        assert listed == {cid: state.status(root, state.load(root, cid)) for cid in cases}
+        assert listed == {"created": "created", "started-unsaved": "running", "running": "running",
+                          "creating": "creating", "reused": "stopped", "paused-no-cgroup": "running"}
+        quiet = [(st.id, status, uid) for st, status, uid in state.scan(root, live=False)]
+        assert quiet == [(cid, "", -1) for cid in sorted(cases)]
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_config_mentions_answers_from_the_text_and_reads_once(tmp_path: Path) -> None:
+    root = str(tmp_path)
+    for cid, config in (("plain", {"process": {"env": ["A=b"]}}),
+                        ("hooked", {"hooks": {"poststart": [{"path": "/bin/true"}]}}),
+                        ("quoted", {"process": {"args": ["echo", "poststop"]}})):
+        state.reserve(root, cid)
+        state.save(root, state.State(id=cid, bundle="/b", config=config))
+    st = state.load(root, "plain")
+    assert not st.config_mentions("poststart") and not st.config_mentions("hooks")
+    os.unlink(tmp_path / "plain" / "config.json")
+    assert st.config == {"process": {"env": ["A=b"]}}  # what config_mentions read, parsed: no second read
+    assert state.load(root, "hooked").config_mentions("poststart")
+    assert state.load(root, "quoted").config_mentions("poststop")  # only a string: unsure, so True
+    st = state.load(root, "quoted")
+    assert st.config and st.config_mentions("anything")  # parsed already: the caller looks at it
+    assert state.State(id="x", bundle="/b").config_mentions("poststart")  # never saved: nothing to read

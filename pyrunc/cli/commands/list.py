@@ -25,14 +25,43 @@ def add_arguments(p: "argparse.ArgumentParser") -> None:
 
 
 def _owner(uid: int, cache: dict[int, str]) -> str:
+    """The OWNER column: the name of the user owning the container's state, as runc shows it: from /etc/passwd,
+    which runc reads itself (libcontainer/user, not NSS); a user only NSS knows (LDAP...) by its NSS name; else
+    `#uid`. /etc/passwd first also spares the NSS machinery (nsswitch.conf, nscd's socket) on the usual path."""
     if uid not in cache:
-        import pwd
+        name = _passwd_name(uid)
+        if name is None:
+            import pwd
 
-        try:
-            cache[uid] = pwd.getpwuid(uid).pw_name
-        except KeyError:
-            cache[uid] = f"#{uid}"
+            try:
+                name = pwd.getpwuid(uid).pw_name
+            except KeyError:
+                name = f"#{uid}"
+        cache[uid] = name
     return cache[uid]
+
+
+def _passwd_name(uid: int, path: str = "/etc/passwd") -> str | None:
+    """The name of the first entry of `path` (name:password:UID:...) with `uid`, or None."""
+    import posix
+
+    try:
+        fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        chunks = []
+        while chunk := posix.read(fd, 65536):
+            chunks.append(chunk)
+    except OSError:
+        return None
+    finally:
+        posix.close(fd)
+    for line in b"".join(chunks).split(b"\n"):
+        fields = line.strip().split(b":", 3)
+        if len(fields) > 2 and fields[0] and fields[2].isdigit() and int(fields[2]) == uid:
+            return fields[0].decode(errors="surrogateescape")
+    return None
 
 
 def _table(rows: list[list[str]]) -> str:
@@ -48,10 +77,11 @@ def run(args: "argparse.Namespace", ctx: "Context") -> int:
     from pyrunc.runtime import state
 
     owners: dict[int, str] = {}
-    containers = state.scan(ctx.root)
     if args.quiet:
-        sys.stdout.write("".join(f"{st.id}\n" for st, _, _ in containers))
-    elif args.format == "json":
+        sys.stdout.write("".join(f"{st.id}\n" for st, _, _ in state.scan(ctx.root, live=False)))
+        return 0
+    containers = state.scan(ctx.root)
+    if args.format == "json":
         from pyrunc.quickjson import dumps
 
         found = [st.oci(status, owner=_owner(uid, owners)) for st, status, uid in containers]

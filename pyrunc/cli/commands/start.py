@@ -21,6 +21,6 @@ def add_arguments(p: "argparse.ArgumentParser") -> None:
 
 def run(args: "argparse.Namespace", ctx: "Context") -> int:
     from pyrunc.paths import validate_id
-    from pyrunc.runtime.container import start
+    from pyrunc.runtime.start import start
 
     return start(ctx.root, validate_id(args.container_id))
