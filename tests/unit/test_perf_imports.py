@@ -29,7 +29,6 @@ from hypothesis import strategies as st
 
 from pyrunc import quickjson
 from pyrunc.cli import main as cli_main
-from pyrunc.cli.argparsing import RuncArgumentParser
 from pyrunc.cli.commands import delete as delete_cmd
 from pyrunc.cli.commands import kill as kill_cmd
 from pyrunc.cli.commands import list as list_cmd
@@ -37,6 +36,7 @@ from pyrunc.cli.commands import state as state_cmd
 from pyrunc.errors import UsageError
 from pyrunc.process.signals import _table, parse_signal
 from pyrunc.runtime import state
+from tests.unit.cli_oracle import argparse_result
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -375,22 +375,13 @@ LINES = {
 }
 
 
-def _argparse(module: object, argv: list[str]) -> dict[str, object] | str:
-    p = RuncArgumentParser(prog="pyrunc x")
-    module.add_arguments(p)  # type: ignore[attr-defined]
-    try:
-        return vars(p.parse_args(argv))
-    except UsageError as e:
-        return f"usage error: {e}"
-    except SystemExit as e:
-        return f"exit {e.code}"
 
 
 @pytest.mark.parametrize(("module", "argv"), [(m, a) for m, lines in LINES.items() for a in lines],
                          ids=lambda v: " ".join(v) if isinstance(v, list) else v.__name__.rsplit(".", 1)[-1])
 def test_parse_plain_agrees_with_argparse(module: object, argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     plain = cli_main.parse_plain(argv, **module.PLAIN)  # type: ignore[attr-defined]
-    expected = _argparse(module, argv)
+    expected = argparse_result(module, argv)
     capsys.readouterr()
     if plain is None:
         return  # argparse parses it, with its own messages
@@ -421,7 +412,7 @@ def test_parse_plain_value_options_agree_with_argparse(argv: list[str], capsys: 
     from pyrunc.cli.commands import create as create_cmd
 
     plain = cli_main.parse_plain(argv, **CREATE_PLAIN)  # type: ignore[arg-type]
-    expected = _argparse(create_cmd, argv)
+    expected = argparse_result(create_cmd, argv)
     capsys.readouterr()
     if plain is not None:
         assert isinstance(expected, dict), f"plain parsed {argv} that argparse refuses ({expected})"

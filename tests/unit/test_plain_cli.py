@@ -6,12 +6,11 @@ from __future__ import annotations
 import pytest
 
 from pyrunc.cli import main as cli_main
-from pyrunc.cli.argparsing import RuncArgumentParser
 from pyrunc.cli.commands import create as create_cmd
 from pyrunc.cli.commands import exec as exec_cmd
 from pyrunc.cli.commands import run as run_cmd
 from pyrunc.cli.commands import start as start_cmd
-from pyrunc.errors import UsageError
+from tests.unit.cli_oracle import argparse_result
 
 CREATE = [["x"], ["-b", "/b", "x"], ["--bundle=/b", "x"], ["x", "--bundle", "/b"], ["--pid-file", "/p", "-b",
           "/b", "--console-socket", "/s", "x"], ["--preserve-fds", "2", "x"], ["--preserve-fds", "two", "x"],
@@ -31,15 +30,6 @@ EXEC = [["x", "true"], ["x"], ["x", "sh", "-c", "echo hi"], ["-t", "x", "sh"], [
         "sh", "-t"], ["--apparmor", "p", "--process-label", "l", "x", "sh"], ["-td", "x", "sh"], []]
 
 
-def _argparse(module: object, argv: list[str]) -> dict[str, object] | str:
-    p = RuncArgumentParser(prog="pyrunc x")
-    module.add_arguments(p)  # type: ignore[attr-defined]
-    try:
-        return vars(p.parse_args(argv))
-    except UsageError as e:
-        return f"usage error: {e}"
-    except SystemExit as e:
-        return f"exit {e.code}"
 
 
 CASES = [(m, a) for m, lines in ((create_cmd, CREATE), (run_cmd, RUN), (start_cmd, START), (exec_cmd, EXEC))
@@ -50,7 +40,7 @@ CASES = [(m, a) for m, lines in ((create_cmd, CREATE), (run_cmd, RUN), (start_cm
                          ids=lambda v: " ".join(v) if isinstance(v, list) else v.__name__.rsplit(".", 1)[-1])
 def test_plain_agrees_with_argparse(module: object, argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     plain = cli_main.parse_plain(argv, **module.PLAIN)  # type: ignore[attr-defined]
-    expected = _argparse(module, argv)
+    expected = argparse_result(module, argv)
     capsys.readouterr()
     if plain is None:
         return  # argparse parses it, with its own messages
