@@ -133,6 +133,7 @@ if lib is not None:
         "seccomp_attr_set": (ctypes.c_int, [_ctx_t, ctypes.c_int, ctypes.c_uint32]),
         "seccomp_attr_get": (ctypes.c_int, [_ctx_t, ctypes.c_int, ctypes.POINTER(ctypes.c_uint32)]),
         "seccomp_syscall_resolve_name": (ctypes.c_int, [ctypes.c_char_p]),
+        "seccomp_syscall_resolve_name_arch": (ctypes.c_int, [ctypes.c_uint32, ctypes.c_char_p]),
         "seccomp_rule_add_array": (
             ctypes.c_int, [_ctx_t, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint, ctypes.POINTER(ArgCmp)]),
         "seccomp_export_bpf": (ctypes.c_int, [_ctx_t, ctypes.c_int]),
@@ -184,6 +185,17 @@ def resolve_syscall(name: str) -> int | None:
     """Syscall number on the native arch (negative pseudo-numbers for multiplexed calls); None if unknown."""
     nr = int(_lib().seccomp_syscall_resolve_name(name.encode()))
     return None if nr == NR_SCMP_ERROR else nr
+
+
+def resolve_syscall_arch(name: str, token: int) -> int | None:
+    """Syscall number of `name` on libseccomp arch `token` (x32 numbers carry bit 30); None if unknown there."""
+    nr = int(_lib().seccomp_syscall_resolve_name_arch(token, name.encode()))
+    return None if nr == NR_SCMP_ERROR else nr
+
+
+def native_arch() -> int:
+    """The SCMP_ARCH_* token of the arch libseccomp was built for (seccomp_arch_native)."""
+    return int(_lib().seccomp_arch_native())
 
 
 class FilterContext:

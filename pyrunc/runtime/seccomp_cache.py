@@ -33,7 +33,9 @@ if TYPE_CHECKING:
     from pyrunc.spec.model import Seccomp
 
 FILE = "seccomp.bpf"
-FORMAT = 1  # bump when what compile_filter produces for a profile changes meaning
+# Bump when what compile_filter produces for a profile changes meaning. 2: the -ENOSYS stub in front of the
+# program (pyrunc.security.enosys); a format-1 record holds a program without it, and is recompiled.
+FORMAT = 2
 _COMPACT = (",", ":")
 
 

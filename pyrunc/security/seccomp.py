@@ -20,8 +20,10 @@ ANDed, except that when two arguments share an `index` every argument becomes it
 SECCOMP_FILTER_FLAG_TSYNC is accepted and ignored (the init is single-threaded); NOTIFY may not be the default
 action nor be used for the syscalls that hand the listener fd over (NOTIFY_HANDOVER_SYSCALLS). Where the spec is
 stricter than runc we follow the spec: `errnoRet` / `defaultErrnoRet` on an action that takes no errno is an
-error, `names` must not be empty, `listenerMetadata` needs `listenerPath`. Not implemented (runc-only): patching
-the filter so syscalls newer than the profile return ENOSYS.
+error, `names` must not be empty, `listenerMetadata` needs `listenerPath`. Like runc, a default action that refuses
+gets a stub in front of libseccomp's program so that syscalls newer than the profile fail with ENOSYS, which
+makes programs fall back to older syscalls (pyrunc.security.enosys); the exported program is what `create` loads,
+what the exec cache keeps and what `exec` loads, so all three carry it.
 """
 
 import errno
@@ -30,7 +32,8 @@ import os
 from pyrunc import SPEC_VERSION, quickjson
 from pyrunc.errors import SeccompError, SpecError, SyscallError
 from pyrunc.linux import libseccomp as scmp
-from pyrunc.log import get_logger
+from pyrunc.log import debug, get_logger
+from pyrunc.security import enosys
 from pyrunc.spec.model import Seccomp, SeccompSyscall
 
 TYPE_CHECKING = False
@@ -330,6 +333,7 @@ def compile_filter(seccomp: Seccomp) -> SeccompFilter:
             raise _fail(f"generating the BPF program: {os.strerror(e.errno)}", "/linux/seccomp", e.errno) from None
     finally:
         ctx.release()
+    bpf = _add_enosys_stub(seccomp, bpf)
     program = scmp.Program(bpf)
     if program.instructions > scmp.BPF_MAXINSNS:
         raise _fail(f"the filter has {program.instructions} BPF instructions, the kernel accepts at most "
@@ -342,6 +346,33 @@ def compile_filter(seccomp: Seccomp) -> SeccompFilter:
         flags &= ~scmp.FILTER_FLAG_WAIT_KILLABLE_RECV
     return SeccompFilter(program=program, flags=flags, notify=notify, skipped=tuple(skipped),
                          listener_path=seccomp.listener_path, listener_metadata=seccomp.listener_metadata)
+
+
+def _scmp_arch_token(spec_name: str) -> int:
+    return scmp.arch_token(spec_name.removeprefix("SCMP_ARCH_").lower())
+
+
+def _add_enosys_stub(seccomp: Seccomp, bpf: bytes) -> bytes:
+    """libseccomp's program `bpf` with runc's -ENOSYS stub in front when the profile wants one.
+
+    Left out (logged) only where it cannot be added, which is safe: the stub never allows a call, it only turns
+    the default action into ENOSYS for syscalls newer than the profile. Debug lines, not warnings: a successful
+    create writes nothing to the log (podman reads a failing command's log as one JSON object).
+    """
+    try:
+        stub = enosys.stub_for(seccomp, scmp.native_arch(), _scmp_arch_token, scmp.resolve_syscall_arch)
+    except enosys.StubError as e:  # pragma: no cover - an inconsistency in the stub generator
+        log.debug("seccomp: -ENOSYS stub left out: %s", e)
+        return bpf
+    if not stub:
+        return bpf
+    original = len(bpf) // scmp.SOCK_FILTER_SIZE
+    if original <= scmp.BPF_MAXINSNS < original + len(stub):
+        # The profile alone fits the kernel's limit: load it as it is rather than fail (runc would fail).
+        log.debug("seccomp: -ENOSYS stub left out: the filter would exceed %d BPF instructions",
+                    scmp.BPF_MAXINSNS)
+        return bpf
+    return enosys.patch_program(bpf, stub)
 
 
 def describe_filter(seccomp: Seccomp) -> str:
@@ -366,6 +397,8 @@ def load_filter(f: SeccompFilter) -> int | None:
     Returns the seccomp user-notification fd (close-on-exec) when the filter has SCMP_ACT_NOTIFY rules, else
     None. Raises SyscallError("seccomp", errno).
     """
+    # runc's debug line (its tests check the flags through it); before the filter is live.
+    debug(f"seccomp filter flags: {f.flags}")
     fd = scmp.load_program(f.program, f.flags)
     return fd if f.notify else None
 

@@ -7,7 +7,10 @@ The image is built locally and loaded with `docker load`.
 
 from __future__ import annotations
 
+import errno
 import json
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -145,3 +148,32 @@ def test_create_error_reaches_docker(docker: ContainerCli) -> None:
     assert cid not in docker.runtime_ids()
     assert not (docker.runtime_root / cid).exists()
     docker("rm", name)
+
+
+@pytest.fixture(scope="module")
+def sectool(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/security/sectool.c, static: it issues raw syscalls (`sectool syscall NR...`)."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.fail("gcc is needed to build tests/security/sectool.c (./dev installs it)")
+    out = tmp_path_factory.mktemp("sectool") / "sectool"
+    src = Path(__file__).resolve().parents[1] / "security" / "sectool.c"
+    subprocess.run([gcc, "-static", "-O1", "-o", str(out), str(src)], check=True, timeout=120)
+    return out
+
+
+def test_default_seccomp_profile_answers_newer_syscalls_enosys(docker: ContainerCli, sectool: Path) -> None:
+    """Docker's default seccomp profile (SCMP_ACT_ERRNO, EPERM): a syscall numbered past its newest gets ENOSYS (the
+    runtime's -ENOSYS stub, as runc does it), one it denies EPERM; for `run` and `exec` alike."""
+    unshare = "272"  # x86_64; denied without CAP_SYS_ADMIN
+    if shutil.which("uname") and subprocess.run(["uname", "-m"], capture_output=True, text=True).stdout != "x86_64\n":
+        pytest.skip("syscall numbers are x86_64's")
+    probe = ("/sectool", "syscall", "1000", unshare, "39")  # 39: getpid
+    mount = ("-v", f"{sectool}:/sectool:ro")
+    p = docker.run(docker.new_name("seccomp"), *probe, opts=("--rm", *mount))
+    want = f"1000={errno.ENOSYS}\n{unshare}={errno.EPERM}\n39=0\n"
+    assert p.stdout == want, describe(p)
+    name = docker.new_name("seccomp-exec")
+    docker.run(name, "sleep", "1000", opts=("-d", *mount))
+    p = docker("exec", name, *probe)
+    assert p.stdout == want, describe(p)

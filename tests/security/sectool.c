@@ -9,6 +9,8 @@
  *   sectool mkdir PATH           mkdir(PATH): the syscall the test seccomp profile denies
  *   sectool seccomp-escape PATH  try to remove/override the seccomp filter, then mkdir(PATH) again
  *   sectool exec PROG ARGS...    execv (to re-check after an exec)
+ *   sectool syscall NR...        the raw syscall NR (decimal or 0x..) with six zero arguments, for each NR: prints
+ *                                `NR=errno` (0: it succeeded), so the seccomp verdict is not hidden by libc
  *   sectool race-exchange A B SECONDS
  *                                renameat2(A, B, RENAME_EXCHANGE) in a tight loop: the process of another container
  *                                that controls a shared volume (CVE-2021-30465, CVE-2024-45310); run on the host
@@ -119,6 +121,16 @@ static int do_race(const char *a, const char *b, const char *seconds) {
     return 0;
 }
 
+static int do_syscalls(int n, char **nrs) {
+    for (int i = 0; i < n; i++) {
+        long nr = strtol(nrs[i], NULL, 0);
+        errno = 0;
+        long rc = syscall(nr, 0L, 0L, 0L, 0L, 0L, 0L);
+        printf("%s=%d\n", nrs[i], rc == -1 ? errno : 0);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc >= 2 && !strcmp(argv[1], "ids")) return do_ids();
@@ -127,6 +139,7 @@ int main(int argc, char **argv) {
     if (argc >= 3 && !strcmp(argv[1], "seccomp-escape")) return do_seccomp_escape(argv[2]);
     if (argc >= 3 && !strcmp(argv[1], "exec")) { execv(argv[2], argv + 2); printf("exec=%d\n", errno); return 1; }
     if (argc >= 5 && !strcmp(argv[1], "race-exchange")) return do_race(argv[2], argv[3], argv[4]);
-    fprintf(stderr, "usage: sectool ids|regain|mkdir PATH|seccomp-escape PATH|exec PROG ARGS...\n");
+    if (argc >= 3 && !strcmp(argv[1], "syscall")) return do_syscalls(argc - 2, argv + 2);
+    fprintf(stderr, "usage: sectool ids|regain|mkdir PATH|seccomp-escape PATH|exec PROG ARGS...|syscall NR...\n");
     return 2;
 }
