@@ -78,23 +78,35 @@ DEFAULT_ALLOWED: tuple[tuple[str | None, Rule], ...] = (
 
 
 def normalise_access(access: str | None, spec_path: str) -> str:
-    access = access or "rwm"
-    bad = set(access) - set("rwm")
-    if bad:
-        raise SpecError([(f"{spec_path}/access", f"invalid device access {access!r}: only r, w and m are allowed")])
+    """`access` as the letters r, w, m it holds, in that order. Any other letter is dropped, as runc drops it (the
+    config check warned): only these three ever reach devices.allow/deny or the eBPF program. The result may be
+    empty; an absent `access` is "rwm"."""
+    if access is None:
+        return "rwm"
+    if access == "":
+        raise SpecError([(f"{spec_path}/access", 'invalid device access "": must be made of r, w and m')])
     return "".join(c for c in "rwm" if c in access)
 
 
-def from_spec(rule: "DeviceRule", index: int) -> Rule:
+def from_spec(rule: "DeviceRule", index: int) -> Rule | None:
+    """The rule, normalised; None for a rule naming devices whose access has no letter left (unknown letters
+    only): it would add or remove nothing, and must never count as "rwm"."""
     sp = f"/linux/resources/devices/{index}"
     t = rule.type or "a"
     if t not in ("a", "b", "c"):
         raise SpecError([(f"{sp}/type", f"invalid cgroup device type {t!r}: must be a, b or c")])
+    access = normalise_access(rule.access, sp)
+    if not access:
+        if t != "a":
+            return None
+        # Kept: a type "a" rule resets the whole list whatever its access (kernel and runc alike), so dropping it
+        # could leave an earlier allow-all in force. Its access is never used (DeviceSet.apply ignores it).
+        access = "rwm"
     return Rule(
         t,
         WILDCARD if rule.major is None else rule.major,
         WILDCARD if rule.minor is None else rule.minor,
-        normalise_access(rule.access, sp),
+        access,
         bool(rule.allow),
         sp,
     )
@@ -102,7 +114,7 @@ def from_spec(rule: "DeviceRule", index: int) -> Rule:
 
 def rules_for(spec_rules: "Iterable[DeviceRule]", device_paths: "Iterable[str]" = ()) -> list[Rule]:
     """The config's rules, then runc's default allowed devices (minus those whose path `linux.devices` lists)."""
-    rules = [from_spec(r, i) for i, r in enumerate(spec_rules)]
+    rules = [r for r in (from_spec(r, i) for i, r in enumerate(spec_rules)) if r is not None]
     skip = set(device_paths)
     rules.extend(r for path, r in DEFAULT_ALLOWED if path is None or path not in skip)
     return rules

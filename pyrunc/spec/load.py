@@ -187,8 +187,13 @@ def read_document(path: str, source: str, *, missing: str, allow_pipe: bool = Fa
 
 
 def _merge(schema_errors: list[tuple[str, str]], semantic: list[Problem]) -> list[Problem]:
-    """Schema problems first, then semantic ones not about a field the schema already refused."""
-    problems = [Problem(p, m) for p, m in schema_errors]
+    """Schema problems first, then semantic ones not about a field the schema already refused.
+
+    A semantic problem marked `rewords` takes the place of the schema's problem at the same pointer (runc's
+    wording for the same fault); when the schema found nothing there it is reported as any other.
+    """
+    reworded = {prob.pointer: prob for prob in semantic if prob.rewords}
+    problems = [reworded.pop(p, None) or Problem(p, m) for p, m in schema_errors]
     refused = {p for p, _ in schema_errors}
     for prob in semantic:
         pointer = prob.pointer
@@ -310,7 +315,7 @@ def check_resources_document(data: bytes, source: str) -> dict[str, Any]:
     """Strictly parse and validate an `update --resources` document (a `linux.resources` object); return the dict.
 
     Problems are reported against `source` with pointers relative to the document (`resources.json: /pids/limit:
-    is required`); build the model with `pyrunc.spec.model.Resources.from_dict`.
+    must be an integer (got string)`); build the model with `pyrunc.spec.model.Resources.from_dict`.
     """
     from pyrunc.spec.validate import resources_problems
 

@@ -28,14 +28,19 @@ IFNAMSIZ = 16
 
 
 class Problem:
-    """One finding: the JSON pointer it is about, what is wrong, and whether it is only a warning."""
+    """One finding: the JSON pointer it is about, what is wrong, and whether it is only a warning.
 
-    __slots__ = ("message", "pointer", "warning")
+    `rewords` marks a problem the schema pass also finds at the same pointer, worded here the way runc words it
+    (clients and runc's tests match on runc's phrase): `pyrunc.spec.load` reports it in place of the schema's.
+    """
 
-    def __init__(self, pointer: str, message: str, warning: bool = False) -> None:
+    __slots__ = ("message", "pointer", "rewords", "warning")
+
+    def __init__(self, pointer: str, message: str, warning: bool = False, rewords: bool = False) -> None:
         self.pointer = pointer
         self.message = message
         self.warning = warning
+        self.rewords = rewords
 
     def __repr__(self) -> str:
         return f"Problem({self.pointer!r}, {self.message!r}{', warning=True' if self.warning else ''})"
@@ -605,8 +610,15 @@ def resources_problems(res: Any, base: str) -> Iterator[Problem]:
         if t is not None and t not in ("a", "b", "c"):
             yield Problem(f"{base}/devices/{i}/type", f'must be "a", "b" or "c", got "{t}"')
         access = _str(rule.get("access"))
-        if access is not None and (not access or set(access) - set("rwm")):
-            yield Problem(f"{base}/devices/{i}/access", f'must be made of "r", "w" and "m", got "{access}"')
+        if access == "":
+            yield Problem(f"{base}/devices/{i}/access", 'must be made of "r", "w" and "m", got ""')
+        elif access is not None and set(access) - set("rwm"):
+            # The spec defines r, w and m only; runc drops any other letter without a word (its permission sets
+            # know three bits), so a config with "rwa" runs there. Same here, said aloud: pyrunc.cgroups.devices
+            # keeps only r, w and m, and a rule left with none is a no-op, never a wider rule.
+            unknown = "".join(sorted(set(access) - set("rwm")))
+            message = f'ignoring unknown device access "{unknown}" in "{access}" (only r, w and m reach the cgroup)'
+            yield Problem(f"{base}/devices/{i}/access", message, warning=True)
 
     mem = _obj(res.get("memory"))
     limit, swap = _int(mem.get("limit")), _int(mem.get("swap"))
@@ -706,12 +718,16 @@ def check_intel_rdt(raw: dict[str, Any], ctx: Context) -> Iterator[Problem]:
 
 
 _MAX_NUMA_NODE = 65535
+_MPOL = "/linux/memoryPolicy"
 
 
 def check_memory_policy(raw: dict[str, Any], ctx: Context) -> Iterator[Problem]:
     """`linux.memoryPolicy` (1.3): node list syntax, and the node count each mode needs (set_mempolicy(2))."""
-    mp = _obj(_obj(raw.get("linux")).get("memoryPolicy"))
+    mp = _obj(raw.get("linux")).get("memoryPolicy")
+    if type(mp) is not dict:
+        return
     mode = _str(mp.get("mode"))
+    yield from _memory_policy_names(mp, mode)
     nodes = _str(mp.get("nodes")) or ""
     err = _cpu_list_error(nodes)
     if err:
@@ -732,6 +748,22 @@ def check_memory_policy(raw: dict[str, Any], ctx: Context) -> Iterator[Problem]:
     elif mode in ("MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE") and not count:
         yield Problem("/linux/memoryPolicy/nodes",
                       f"memory policy mode requires at least one node but got 0 ({mode})")
+
+
+def _memory_policy_names(mp: dict[str, Any], mode: str | None) -> Iterator[Problem]:
+    """A missing or unknown `mode`, an unknown flag: the schema refuses these too; runc's wording ("invalid memory
+    policy mode", "invalid memory policy flag") replaces the schema's message. Wrong JSON types stay the schema's."""
+    from pyrunc.linux.mempolicy import FLAGS, MODES  # only for configs that set a policy
+
+    if "mode" not in mp:
+        yield Problem(f"{_MPOL}/mode", "invalid memory policy mode: is required", rewords=True)
+    elif mode is not None and mode not in MODES:
+        yield Problem(f"{_MPOL}/mode", f'invalid memory policy mode "{mode}" (known: {", ".join(MODES)})',
+                      rewords=True)
+    for i, flag in enumerate(_arr(mp.get("flags"))):
+        if type(flag) is str and flag not in FLAGS:
+            yield Problem(f"{_MPOL}/flags/{i}", f'invalid memory policy flag "{flag}" (known: {", ".join(FLAGS)})',
+                          rewords=True)
 
 
 def check_personality(raw: dict[str, Any], ctx: Context) -> Iterator[Problem]:

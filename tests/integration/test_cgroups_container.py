@@ -151,6 +151,21 @@ def test_rejected_resource_fails_create_cleanly(runtime: Runtime, make_bundle: A
     assert not (runtime.root / cid).exists() and leftovers(cid) == []
 
 
+def test_unknown_device_access_letters_are_dropped_with_a_warning(runtime: Runtime, make_bundle: Any) -> None:
+    """As runc (its permission sets know r, w, m only): "ra" is "r", "xa" adds nothing, and `run` warns naming
+    the field. Nothing wider than asked reaches devices.allow (runc's update.bats uses "rwa")."""
+    cid, p = start(runtime, make_bundle, "devletters", ["sleep", "100"], {"devices": [
+        {"allow": False, "access": "rwm"},
+        {"allow": True, "type": "c", "major": 1, "minor": 11, "access": "ra"},
+        {"allow": True, "type": "c", "major": 4, "minor": 7, "access": "xa"},
+    ]})
+    assert "level=warning" in p.stderr and "/linux/resources/devices/1/access" in p.stderr, p.stderr
+    listed = read(f"{cgdir('devices', cid)}/devices.list").splitlines()
+    assert "c 1:11 r" in listed and not any(line.startswith("c 4:7 ") for line in listed), listed
+    runtime("update", "--pids-limit", "30", cid, check=True)  # re-applies the rules (update.bats)
+    assert read(f"{cgdir('devices', cid)}/devices.list").splitlines() == listed
+
+
 def test_cgroups_path_escape_is_refused(runtime: Runtime, make_bundle: Any) -> None:
     cid = uniq("esc")
     bundle = make_bundle(lambda c: c["linux"].update(cgroupsPath="../../../escape"))

@@ -47,3 +47,16 @@ def test_update_pids_limit_zero(runtime: Runtime, make_bundle: Any) -> None:
     cid, _ = start(runtime, make_bundle, "pidsupd", ["sleep", "100"], {"pids": {"limit": 10}})
     runtime("update", "--pids-limit", "0", cid, check=True)
     assert read(f"{cgdir('pids', cid)}/pids.max").strip() == "1"
+
+
+def test_pids_without_limit_leaves_pids_max_alone(runtime: Runtime, make_bundle: Any, tmp_path: Any) -> None:
+    """runtime-spec 1.3.0 (#1279): `limit` is OPTIONAL; absent, nothing is written (runc: a nil PidsLimit), at
+    create as at `update -r`."""
+    cid, _ = start(runtime, make_bundle, "pidsnone", ["sleep", "100"], {"pids": {}})
+    pids_max = f"{cgdir('pids', cid)}/pids.max"
+    assert read(pids_max).strip() == "max"
+    runtime("update", "--pids-limit", "7", cid, check=True)
+    doc = tmp_path / "r.json"
+    doc.write_text('{"pids": {}}')
+    runtime("update", "-r", str(doc), cid, check=True)
+    assert read(pids_max).strip() == "7"

@@ -68,6 +68,10 @@ def test_node_the_kernel_refuses_fails_create_cleanly(runtime: Any, make_bundle:
     (policy("MPOL_BIND", "0-9876543210", []), "/linux/memoryPolicy/nodes: invalid memory policy nodes"),
     (policy("MPOL_DEFAULT", "0-7"), "memory policy mode requires 0 nodes but got 8"),
     (policy("MPOL_BIND", ""), "memory policy mode requires at least one node but got 0"),
+    # runc's wording for a name the schema refuses too (memorypolicy.bats)
+    (policy("INTERLEAVE", "0"), "/linux/memoryPolicy/mode: invalid memory policy mode"),
+    (policy("MPOL_PREFERRED", "0", ["MPOL_F_RELATIVE_NODES", "badflag"]),
+     "/linux/memoryPolicy/flags/1: invalid memory policy flag"),
 ])
 def test_invalid_policies_are_config_errors(runtime: Any, make_bundle: Any, edit: Any, message: str) -> None:
     p = runtime("run", "-b", str(make_bundle(edit=edit)), uniq("c-mpol-inv"), stdin=subprocess.DEVNULL)

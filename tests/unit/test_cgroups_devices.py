@@ -61,12 +61,32 @@ def test_punching_a_hole_in_a_wildcard_is_refused() -> None:
 
 @pytest.mark.parametrize(("raw", "pointer"), [
     ({"allow": True, "type": "x", "access": "r"}, "/linux/resources/devices/0/type"),
-    ({"allow": True, "type": "c", "access": "rx"}, "/linux/resources/devices/0/access"),
+    ({"allow": True, "type": "c", "access": ""}, "/linux/resources/devices/0/access"),
 ])
 def test_bad_rules_name_their_field(raw: dict, pointer: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(SpecError) as e:
         rules_for(spec_rules(raw))
     assert e.value.problems[0][0] == pointer
+
+
+def test_unknown_access_letters_are_dropped_never_widen() -> None:
+    """Letters other than r, w, m are dropped (runc's permission sets ignore them); no letter left must not mean
+    "rwm"."""
+    rules = rules_for(spec_rules({"allow": False, "access": "rwm"},
+                                 {"allow": True, "type": "c", "major": 4, "minor": 1, "access": "rwxa"},
+                                 {"allow": True, "type": "c", "major": 4, "minor": 2, "access": "xa"},
+                                 {"allow": False, "type": "c", "major": 4, "minor": 1, "access": "wa"}))
+    assert [r.cgroup_string() for r in rules[:3]] == ["a *:* rwm", "c 4:1 rw", "c 4:1 w"]
+    s = DeviceSet.from_rules(rules)
+    # (mknod of any char device is one of runc's default rules)
+    assert s.allows("c", 4, 1, "r") and not s.allows("c", 4, 1, "w") and not s.allows("c", 4, 1, "rm")
+    assert not s.allows("c", 4, 2, "r") and not s.allows("c", 4, 2, "w")
+
+
+def test_unknown_letters_only_wildcard_still_resets() -> None:
+    """A type "a" rule resets the list whatever its access: dropping it would leave an earlier allow-all."""
+    s = DeviceSet.from_rules(rules_for(spec_rules({"allow": True, "access": "rwm"}, {"allow": False, "access": "x"})))
+    assert not s.default_allow and not s.allows("b", 8, 0, "r")
 
 
 # ------------------------------------------------------------------------------------------------ eBPF
@@ -117,6 +137,8 @@ RULE_SETS = [
     [{"allow": True, "access": "rwm"}, {"allow": False, "type": "c", "major": 1, "minor": 5, "access": "w"},
      {"allow": False, "type": "b", "access": "m"}],
     [{"allow": True, "access": "rwm"}],
+    [{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 4, "access": "rwa"},
+     {"allow": True, "type": "c", "major": 5, "minor": 0, "access": "xa"}],
 ]
 
 

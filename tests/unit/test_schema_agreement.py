@@ -28,6 +28,8 @@ DIFFERENCES: dict[str, str] = {
     "valid/seccomp-arch-loongarch.json": "SCMP_ARCH_LOONGARCH64/M68K/SH/SHEB (1.2.1, #1229, #1276)",
     # runc compatibility, not a spec addition: runc accepts the recursive propagation values and Docker writes them.
     "valid/rootfs-propagation-rshared.json": "rootfsPropagation rshared/rslave/rprivate/runbindable (runc)",
+    # Loosened in 1.3.0 (the 1.3.0 JSON schema itself still requires the field; runc accepts `"pids": {}`):
+    "valid/pids-without-limit.json": "linux.resources.pids.limit OPTIONAL (1.3.0, #1279)",
     # Tightened in 1.3.0:
     "invalid/device-file-mode-512.json": "fileMode maximum 511 (1.3.0, #1298; the older schema allows 512)",
     # Fields the older schema does not know (so it ignores them), which 1.1-1.3 define:

@@ -147,6 +147,43 @@ def test_inspect_bundle_returns_everything(tmp_path: Any) -> None:
     assert [(p.pointer, p.warning) for p in problems] == [("/mounts/7/destination", True), ("/process/args", False)]
 
 
+def test_unknown_device_access_letters_are_a_warning(tmp_path: Any, caplog: pytest.LogCaptureFixture) -> None:
+    cfg = good()
+    cfg["linux"]["resources"] = {"devices": [{"allow": False, "access": "rwm"},
+                                             {"allow": False, "type": "c", "major": 1, "minor": 11, "access": "rwa"}]}
+    with caplog.at_level(logging.WARNING, logger="pyrunc.spec"):
+        spec = load_spec(make_bundle(tmp_path, cfg))
+    assert ('config.json: /linux/resources/devices/1/access: ignoring unknown device access "a" in "rwa"'
+            in caplog.text)
+    assert spec.linux.resources is not None and spec.linux.resources.devices[1].access == "rwa"
+
+
+MPOL_KNOWN = ("MPOL_DEFAULT, MPOL_PREFERRED, MPOL_BIND, MPOL_INTERLEAVE, MPOL_LOCAL, MPOL_PREFERRED_MANY, "
+              "MPOL_WEIGHTED_INTERLEAVE")
+
+
+@pytest.mark.parametrize(("policy", "line"), [
+    ({}, "config.json: /linux/memoryPolicy/mode: invalid memory policy mode: is required"),
+    ({"nodes": "0-7"}, "config.json: /linux/memoryPolicy/mode: invalid memory policy mode: is required"),
+    ({"mode": "INTERLEAVE", "nodes": "0"},
+     f'config.json: /linux/memoryPolicy/mode: invalid memory policy mode "INTERLEAVE" (known: {MPOL_KNOWN})'),
+    ({"mode": "MPOL_PREFERRED", "nodes": "0", "flags": ["MPOL_F_RELATIVE_NODES", "badflag"]},
+     'config.json: /linux/memoryPolicy/flags/1: invalid memory policy flag "badflag" (known: '
+     'MPOL_F_NUMA_BALANCING, MPOL_F_RELATIVE_NODES, MPOL_F_STATIC_NODES)'),
+    # a wrong JSON type keeps the schema's message
+    ({"mode": 5}, "config.json: /linux/memoryPolicy/mode: must be one of"),
+])
+def test_memory_policy_names_use_runcs_wording(tmp_path: Any, policy: dict[str, Any], line: str) -> None:
+    """runc's phrases ("invalid memory policy mode/flag", which clients and runc's tests match) replace the
+    schema's message at the same pointer: one problem per fault, our format."""
+    cfg = good()
+    cfg["linux"]["memoryPolicy"] = policy
+    with pytest.raises(SpecError) as info:
+        load_spec(make_bundle(tmp_path, cfg))
+    lines = info.value.lines()
+    assert len(lines) == 1 and lines[0].startswith(line), lines
+
+
 def test_namespace_paths_of_this_process_are_accepted(tmp_path: Any) -> None:
     cfg = good()
     for n in cfg["linux"]["namespaces"]:
@@ -249,10 +286,12 @@ def test_resources_document() -> None:
     from pyrunc.spec.load import check_resources_document
 
     assert check_resources_document(b'{"memory": {"limit": 100}}', "r.json") == {"memory": {"limit": 100}}
+    # pids.limit is OPTIONAL (1.3.0): absent leaves pids.max as it is, as runc's update does.
+    assert check_resources_document(b'{"pids": {}}', "r.json") == {"pids": {}}
     with pytest.raises(SpecError) as info:
-        check_resources_document(b'{"pids": {}, "cpu": {"idle": 2}, "unified": {"a/b": "1"}}', "r.json")
+        check_resources_document(b'{"pids": {"limit": "10"}, "cpu": {"idle": 2}, "unified": {"a/b": "1"}}', "r.json")
     assert info.value.lines() == [
-        "r.json: /pids/limit: is required",
+        "r.json: /pids/limit: must be an integer (got string)",
         "r.json: /cpu/idle: must be 0 or 1, got 2",
         'r.json: /unified/a~1b: "a/b" is not a cgroup file name',
     ]
