@@ -17,3 +17,16 @@ def argparse_result(module: object, argv: list[str]) -> dict[str, object] | str:
         return f"usage error: {e}"
     except SystemExit as e:
         return f"exit {e.code}"
+
+
+def check_plain_agrees(module: object, argv: list[str]) -> None:
+    """pyrunc.cli.main.parse_plain either declines `argv` (None: argparse parses it, with its own messages) or
+    gives exactly the values argparse gives."""
+    from pyrunc.cli import main as cli_main
+
+    plain = cli_main.parse_plain(argv, **module.PLAIN)  # type: ignore[attr-defined]
+    expected = argparse_result(module, argv)
+    if plain is None:
+        return
+    assert isinstance(expected, dict), f"plain parsed {argv} that argparse refuses ({expected})"
+    assert vars(plain) == expected
