@@ -21,15 +21,24 @@ def make_dirs(path: str, top: str, *, on_new: "Callable[[str, str], None] | None
     created: list[str] = []
     cur = top
     try:
-        for comp in rel.split(os.sep):
-            parent, cur = cur, os.path.join(cur, comp)
+        for attempt in range(3):
+            cur = top
             try:
-                os.mkdir(cur, 0o755)
-            except FileExistsError:
-                continue
-            created.append(cur)
-            if on_new is not None:
-                on_new(cur, parent)
+                for comp in rel.split(os.sep):
+                    parent, cur = cur, os.path.join(cur, comp)
+                    try:
+                        os.mkdir(cur, 0o755)
+                    except FileExistsError:
+                        continue
+                    created.append(cur)
+                    if on_new is not None:
+                        on_new(cur, parent)
+                break
+            except FileNotFoundError:
+                # A parent vanished between our mkdir and our child's: another create that had made it failed and
+                # removed it (remove_dirs below). Walk again; it is made anew.
+                if attempt == 2:
+                    raise
     except OSError as e:
         remove_dirs(created)
         raise CgroupError("cannot create cgroup", path=cur, err=e.errno) from None
@@ -76,11 +85,13 @@ def remove_tree(path: str) -> None:
 
 
 def remove_dirs(created: "Iterable[str]") -> None:
-    """Best-effort removal of directories this process created (deepest first); used to leave nothing behind."""
+    """Best-effort removal of directories this process created (deepest first), to leave nothing behind. A plain
+    rmdir each: a parent we made may meanwhile hold another container's cgroup, which must stay (the kernel
+    refuses to remove a cgroup with children)."""
     for d in sorted(created, key=len, reverse=True):
         try:
-            remove_tree(d)
-        except CgroupError:
+            os.rmdir(d)
+        except OSError:
             pass
 
 

@@ -294,6 +294,7 @@ class V1Manager:
         self._dirs = dict(dirs)
         self._mounts = dict(mounts)
         self.rootless = rootless
+        self.made: list[str] = []  # directories create() made, parents included (for a failed create's clean-up)
 
     # -- placement
 
@@ -332,6 +333,7 @@ class V1Manager:
         except BaseException:
             dirs.remove_dirs(created)
             raise
+        self.made = created
 
     def placement(self) -> tuple[list[str], str | None]:
         """How a new process can join by itself: (v1 directories, joined by writing "0" to their `tasks` from the

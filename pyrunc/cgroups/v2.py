@@ -265,6 +265,7 @@ class V2Manager:
         self.dir = dir
         self.mountpoint = mountpoint
         self.rootless = rootless
+        self.made: list[str] = []  # directories create() made, parents included (see V1Manager)
 
     def paths(self) -> dict[str, str]:
         return {"": self.dir}
@@ -303,6 +304,7 @@ class V2Manager:
                 raise CgroupError("container's cgroup unexpectedly frozen", path=self.dir,
                                   spec_path="/linux/cgroupsPath")
         created = dirs.make_dirs(self.dir, self.mountpoint)
+        self.made = created
         if not enable_all:
             return
         try:

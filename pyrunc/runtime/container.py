@@ -371,6 +371,11 @@ def _abort(root: str, st: State, spec: "Any", cg: "Any") -> None:
     if cg is not None:
         try:
             cg.destroy()
+            # Parents of the cgroup this create made (cgroupsPath a/b/leaf with no a/ before): gone too, unless
+            # another container's cgroup is in one by now (rmdir refuses a non-empty cgroup).
+            from pyrunc.cgroups import dirs
+
+            dirs.remove_dirs(getattr(cg, "made", ()))
         except Exception as e:  # report the original error, not the clean-up's
             _log().warning("cleanup: cgroup: %s", e)
     if "host_rootfs_mount" in st.extra:

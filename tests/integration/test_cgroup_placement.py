@@ -92,3 +92,34 @@ def test_exec_process_is_in_the_cgroup(variant: str, make_bundle, runtime, tmp_p
     got = {line.split(":", 2)[1]: line.split(":", 2)[2] for line in p.stdout.splitlines()}
     assert set(got) == set(_memberships(os.getpid()))
     assert all(path == cgpath for path in got.values()), got
+
+
+def test_failed_create_removes_the_parents_it_made(make_bundle, runtime, cid: str) -> None:  # type: ignore[no-untyped-def]
+    """A create that fails after making `a/b/leaf` (no `a` before) leaves no `a` or `a/b` in any hierarchy; a
+    parent another container's cgroup lives in is kept."""
+    top = uniq("made-parents")
+
+    def bad(c: dict) -> None:  # type: ignore[type-arg]
+        c["linux"]["cgroupsPath"] = f"/{top}/b/leaf"
+        c["linux"]["resources"]["cpu"] = {"cpus": "4095"}  # refused by the kernel when written: after the mkdirs
+
+    p = runtime.create(make_bundle(bad), cid, check=False)
+    assert p.returncode != 0
+    assert "cpuset" in p.stderr or "cpus" in p.stderr, p.stderr
+    left = [h for h in os.listdir("/sys/fs/cgroup") if os.path.exists(f"/sys/fs/cgroup/{h}/{top}")]
+    assert left == [], f"{top} left in {left}"
+
+    def good(c: dict) -> None:  # type: ignore[type-arg]
+        c["linux"]["cgroupsPath"] = f"/{top}/b/other"
+        c["process"]["args"] = ["sleep", "60"]
+
+    other = cid + "-other"
+    runtime.create(make_bundle(good), other)
+    p = runtime.create(make_bundle(bad), cid, check=False)
+    assert p.returncode != 0
+    assert os.path.isdir(f"/sys/fs/cgroup/memory/{top}/b/other") or os.path.isdir(f"/sys/fs/cgroup/{top}/b/other")
+    runtime("delete", "--force", other, check=True)
+    for h in os.listdir("/sys/fs/cgroup"):  # the parents a successful container made stay, as with runc
+        for d in (f"/sys/fs/cgroup/{h}/{top}/b", f"/sys/fs/cgroup/{h}/{top}"):
+            if os.path.isdir(d):
+                os.rmdir(d)
