@@ -7,7 +7,7 @@ On containerd's hot path: see "Import discipline" in pyrunc.cli.main (no __futur
 class Context:
     """Global options (runc's app.Flags). Plain class, no dataclasses: this is on the hot path."""
 
-    __slots__ = ("command", "debug", "log_format", "log_path", "root", "rootless", "systemd_cgroup")
+    __slots__ = ("command", "debug", "log_format", "log_path", "root", "root_explicit", "rootless", "systemd_cgroup")
 
     def __init__(
         self,
@@ -18,8 +18,10 @@ class Context:
         systemd_cgroup: bool = False,
         rootless: str = "auto",
         command: str = "",
+        root_explicit: bool = False,
     ) -> None:
         self.root = root
+        self.root_explicit = root_explicit  # --root given (not the default): `list` reports a missing one
         self.log_path = log_path
         self.log_format = log_format
         self.debug = debug

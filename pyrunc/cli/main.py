@@ -380,6 +380,7 @@ def _main(argv: list[str]) -> int:
             systemd_cgroup=bool(opts.get("systemd-cgroup")),
             rootless=rootless,
             command=cmd,
+            root_explicit=bool(opts.get("root")),
         )
         return int(module.run(args, ctx) or 0)
     except KeyboardInterrupt:

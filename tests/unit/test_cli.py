@@ -98,9 +98,24 @@ def test_kill_unknown(tmp_path: Path) -> None:
 
 
 def test_list_empty_formats(tmp_path: Path) -> None:
-    assert pyrunc("--root", str(tmp_path / "none"), "list", "--format", "json").stdout.strip() == "[]"
-    assert pyrunc("--root", str(tmp_path / "none"), "list", "-q").stdout == ""
-    assert pyrunc("--root", str(tmp_path / "none"), "list").stdout.startswith("ID")
+    (tmp_path / "empty").mkdir()
+    assert pyrunc("--root", str(tmp_path / "empty"), "list", "--format", "json").stdout.strip() == "[]"
+    assert pyrunc("--root", str(tmp_path / "empty"), "list", "-q").stdout == ""
+    assert pyrunc("--root", str(tmp_path / "empty"), "list").stdout.startswith("ID")
+
+
+def test_list_with_a_missing_root() -> None:
+    """runc >= 1.2: an explicit --root that does not exist is an error (runc HEAD list.bats); the default root
+    missing is not (nothing was created yet)."""
+    p = pyrunc("--root", "/non-existent-dir", "list")
+    assert p.returncode == 1 and p.stdout == ""
+    assert "open /non-existent-dir: no such file or directory" in p.stderr
+    from pyrunc.cli.commands import list as list_cmd
+    from pyrunc.cli.context import Context
+    from pyrunc.cli.main import parse_plain
+
+    args = parse_plain([], **list_cmd.PLAIN)
+    assert list_cmd.run(args, Context(root="/non-existent-dir")) == 0  # not explicit: the default root
 
 
 @pytest.mark.parametrize("cmd", ["state", "kill", "list"])

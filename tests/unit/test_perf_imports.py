@@ -516,6 +516,7 @@ def test_quick_exit_leaves_exit_work_to_the_interpreter(tmp_path: Path, register
         "print('main returned')\n"
         "sys.exit(code)\n"
     )
+    (tmp_path / "root").mkdir()
     p = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(REPO), str(tmp_path / "root")],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr

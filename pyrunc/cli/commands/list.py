@@ -76,6 +76,17 @@ def run(args: "argparse.Namespace", ctx: "Context") -> int:
 
     from pyrunc.runtime import state
 
+    if ctx.root_explicit:
+        import posix
+
+        try:
+            posix.stat(ctx.root)
+        except FileNotFoundError:
+            # runc (since 1.2): a --root that does not exist is an error (a typo must not look like "no containers");
+            # the default root missing only means nothing was created yet.
+            from pyrunc.errors import PyruncError
+
+            raise PyruncError(f"open {ctx.root}: no such file or directory") from None
     owners: dict[int, str] = {}
     if args.quiet:
         sys.stdout.write("".join(f"{st.id}\n" for st, _, _ in state.scan(ctx.root, live=False)))
