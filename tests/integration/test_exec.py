@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from conftest import uniq
+from console_io import read_until_eof, recv_master
 
 pytestmark = pytest.mark.root
 
@@ -333,7 +334,7 @@ def test_pidfd_socket_receives_a_pidfd_of_the_process(runtime: Any, running: Any
         epid = exec_detached(runtime, cid, "sleep", "1000", pid_file=tmp_path / "p.pid", flags=("--pidfd-socket", path))
         conn, _ = srv.accept()
         with conn:
-            pidfd, _name = _recv_master(conn)
+            pidfd, _name = recv_master(conn)
     try:
         with open(f"/proc/self/fdinfo/{pidfd}") as f:
             assert next(line for line in f if line.startswith("Pid:")).split()[1] == str(epid)
@@ -346,31 +347,6 @@ def test_pidfd_socket_receives_a_pidfd_of_the_process(runtime: Any, running: Any
 # ------------------------------------------------------------------------------------------- terminal
 
 
-def _recv_master(conn: socket.socket) -> tuple[int, bytes]:
-    fds = array.array("i")
-    msg, anc, _flags, _addr = conn.recvmsg(4096, socket.CMSG_SPACE(fds.itemsize))
-    assert len(anc) == 1
-    level, kind, data = anc[0]
-    assert (level, kind, len(data)) == (socket.SOL_SOCKET, socket.SCM_RIGHTS, fds.itemsize)
-    fds.frombytes(data)
-    return fds[0], msg
-
-
-def _read_until_eof(fd: int, timeout: float = 20) -> bytes:
-    out = b""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.5)
-        if not ready:
-            continue
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:  # EIO: the slave side is closed
-            break
-        if not chunk:
-            break
-        out += chunk
-    return out
 
 
 def test_tty_through_console_socket(runtime: Any, running: Any, tmp_path: Path) -> None:
@@ -393,13 +369,13 @@ def test_tty_through_console_socket(runtime: Any, running: Any, tmp_path: Path) 
         assert p.returncode == 0
         conn, _ = srv.accept()
         with conn:
-            master, name = _recv_master(conn)
+            master, name = recv_master(conn)
     try:
         assert name == b"/dev/ptmx"
         epid = int(pid_file.read_text())
         assert ns_inode(epid, "mnt") == ns_inode(init, "mnt")
         os.write(master, b"echo hi; stty size; tty; test -t 0 && echo stdin-is-tty; exit\n")
-        out = _read_until_eof(master).decode(errors="replace")
+        out = read_until_eof(master).decode(errors="replace")
     finally:
         os.close(master)
     assert "hi\n" in out and "\r\n" not in out  # ONLCR off, as runc

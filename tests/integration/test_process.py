@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import array
 import os
-import select
 import shlex
 import socket
 import subprocess
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 from conftest import uniq
+from console_io import read_until_eof, recv_master
 
 pytestmark = pytest.mark.root
 
@@ -237,31 +237,6 @@ def test_preserve_fds_not_open_is_refused(runtime: Any, make_bundle: Any) -> Non
 # ------------------------------------------------------------------------------------------- terminal
 
 
-def _recv_master(conn: socket.socket) -> tuple[int, bytes]:
-    fds = array.array("i")
-    msg, anc, _flags, _addr = conn.recvmsg(4096, socket.CMSG_SPACE(fds.itemsize))
-    assert len(anc) == 1
-    level, kind, data = anc[0]
-    assert (level, kind, len(data)) == (socket.SOL_SOCKET, socket.SCM_RIGHTS, fds.itemsize)
-    fds.frombytes(data)
-    return fds[0], msg
-
-
-def _read_until_eof(fd: int, timeout: float = 20) -> bytes:
-    out = b""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.5)
-        if not ready:
-            continue
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:  # EIO: the slave side is closed
-            break
-        if not chunk:
-            break
-        out += chunk
-    return out
 
 
 def test_terminal_through_console_socket(runtime: Any, make_bundle: Any, tmp_path: Path) -> None:
@@ -282,12 +257,12 @@ def test_terminal_through_console_socket(runtime: Any, make_bundle: Any, tmp_pat
             assert p.returncode == 0, err.read()
         conn, _ = srv.accept()
         with conn:
-            master, name = _recv_master(conn)
+            master, name = recv_master(conn)
     try:
         assert name == b"/dev/ptmx"
         runtime("start", cid, check=True)
         os.write(master, b"stty size; tty; test -t 0 && echo stdin-is-tty; exit 7\n")
-        out = _read_until_eof(master).decode(errors="replace")
+        out = read_until_eof(master).decode(errors="replace")
     finally:
         os.close(master)
     assert "30 100" in out
