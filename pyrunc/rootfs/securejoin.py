@@ -62,6 +62,28 @@ def open_in_root(root_fd: int, path: str, flags: int = os.O_PATH, *, nofollow: b
     return _walk(root_fd, comps, flags | os.O_CLOEXEC, nofollow)
 
 
+def _follow_link(fd: int, links: int, stack: list[int], names: list[str], todo: list[str], shown: str) -> int:
+    """One symlink met by a component walk (`fd`: its O_PATH fd, closed here): its target's components go in front
+    of what is left to walk (`todo` is a stack), an absolute target first goes back to the root (stack[0]), never
+    to the host's "/". Returns the links followed so far; more than MAXSYMLINKS is ELOOP, as for the kernel.
+    `stack` holds the directory fds walked (-1: one that does not exist yet), `names` their names."""
+    try:
+        target = os.readlink("", dir_fd=fd)
+    finally:
+        os.close(fd)
+    links += 1
+    if links > MAXSYMLINKS:
+        raise SyscallError("openat", errno.ELOOP, path=shown)
+    if target.startswith("/"):
+        while len(stack) > 1:
+            old = stack.pop()
+            names.pop()
+            if old >= 0:
+                os.close(old)
+    todo.extend(reversed([c for c in target.split("/") if c]))
+    return links
+
+
 def _walk(root_fd: int, comps: list[str], flags: int, nofollow: bool) -> int:
     """The fallback resolver: RESOLVE_IN_ROOT semantics with openat(O_PATH|O_NOFOLLOW) per component."""
     shown = "/" + "/".join(comps)
@@ -88,19 +110,7 @@ def _walk(root_fd: int, comps: list[str], flags: int, nofollow: bool) -> int:
                 raise SyscallError("openat", e.errno or errno.EIO, path=shown) from None
             st = os.fstat(fd)
             if stat.S_ISLNK(st.st_mode) and not (last and nofollow):
-                try:
-                    target = os.readlink("", dir_fd=fd)
-                finally:
-                    os.close(fd)
-                links += 1
-                if links > MAXSYMLINKS:
-                    raise SyscallError("openat", errno.ELOOP, path=shown)
-                if target.startswith("/"):
-                    # An absolute symlink restarts at the rootfs, never at the host's "/".
-                    while len(stack) > 1:
-                        os.close(stack.pop())
-                        names.pop()
-                todo.extend(reversed([c for c in target.split("/") if c]))
+                links = _follow_link(fd, links, stack, names, todo, shown)
                 continue
             if not last and not stat.S_ISDIR(st.st_mode):
                 os.close(fd)
@@ -179,20 +189,7 @@ def resolve_missing(root_fd: int, path: str) -> str:
                 raise SyscallError("openat", e.errno or errno.EIO, path=shown) from None
             st = os.fstat(fd)
             if stat.S_ISLNK(st.st_mode):
-                try:
-                    target = os.readlink("", dir_fd=fd)
-                finally:
-                    os.close(fd)
-                links += 1
-                if links > MAXSYMLINKS:
-                    raise SyscallError("openat", errno.ELOOP, path=shown)
-                if target.startswith("/"):
-                    while len(stack) > 1:
-                        old = stack.pop()
-                        names.pop()
-                        if old >= 0:
-                            os.close(old)
-                todo.extend(reversed([c for c in target.split("/") if c]))
+                links = _follow_link(fd, links, stack, names, todo, shown)
                 continue
             if todo and not stat.S_ISDIR(st.st_mode):
                 os.close(fd)
