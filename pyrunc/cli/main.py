@@ -254,11 +254,13 @@ def _error(message: str) -> Exception:
     return PyruncError(message)
 
 
-def main(argv: list[str] | None = None, *, quick_exit: bool = False) -> int:
+def main(argv: list[str] | None = None, *, quick_exit: bool = False, code_cache: str | None = None) -> int:
     """Run one pyrunc command line; returns its exit code. With `quick_exit` (the installed launcher,
-    pyrunc.launcher), the commands of QUICK_EXIT end the process themselves (see `_exit_now`)."""
-    global _quick_exit
+    pyrunc.launcher), the commands of QUICK_EXIT end the process themselves (see `_exit_now`); the SETUP commands
+    import through `code_cache` (the launcher's pyrunc.codecache file) when it is given and usable."""
+    global _quick_exit, _code_cache
     _quick_exit = quick_exit
+    _code_cache = code_cache
     code = _main(sys.argv[1:] if argv is None else argv)
     if quick_exit and _command in QUICK_EXIT:
         _exit_now(code)
@@ -278,6 +280,7 @@ QUICK_EXIT = frozenset({"state", "kill", "list", "delete", "features", "create",
 SETUP = frozenset({"create", "run", "exec"})
 _command = ""  # the command main() ran
 _quick_exit = False  # main()'s quick_exit
+_code_cache: str | None = None  # main()'s code_cache
 
 
 def _exit_now(code: int) -> None:
@@ -353,6 +356,11 @@ def _main(argv: list[str]) -> int:
             # (pyrunc.runtime.container.collect_again). Nor in a command that ends with `_exit`: what a collection
             # would free goes with the process (~1% of `list`'s time).
             gc.disable()
+        if cmd in SETUP and _code_cache:
+            # ~110 modules to import: from the launcher's code cache (pyrunc.codecache), not module by module.
+            from pyrunc import codecache
+
+            codecache.install(_code_cache)
         # __import__ with a fromlist returns the submodule itself (importlib is a 1 ms import).
         module = __import__(f"pyrunc.cli.commands.{COMMANDS[cmd][0]}", fromlist=["run"])
         if cmd not in HOT:
