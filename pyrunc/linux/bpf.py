@@ -6,12 +6,12 @@ construction). The kernel requires every byte past the fields it knows to be zer
 buffer of the union's full size (`_ATTR_SIZE`).
 """
 
-import ctypes
 import errno
 import os
 import resource
 
 from pyrunc.errors import SyscallError
+from pyrunc.linux import cabi
 from pyrunc.linux.libc import MACHINE, call, libc
 
 _BPF_SYSNO = {"x86_64": 321, "aarch64": 280}
@@ -30,62 +30,62 @@ BPF_F_ALLOW_MULTI = 1 << 1
 _ATTR_SIZE = 144  # >= sizeof(union bpf_attr) for every command used here; the tail stays zero
 
 
-class _ProgLoad(ctypes.Structure):
+class _ProgLoad(cabi.Structure):
     _fields_ = [
-        ("prog_type", ctypes.c_uint32),
-        ("insn_cnt", ctypes.c_uint32),
-        ("insns", ctypes.c_uint64),
-        ("license", ctypes.c_uint64),
-        ("log_level", ctypes.c_uint32),
-        ("log_size", ctypes.c_uint32),
-        ("log_buf", ctypes.c_uint64),
-        ("kern_version", ctypes.c_uint32),
-        ("prog_flags", ctypes.c_uint32),
-        ("prog_name", ctypes.c_char * 16),
-        ("prog_ifindex", ctypes.c_uint32),
-        ("expected_attach_type", ctypes.c_uint32),
+        ("prog_type", cabi.c_uint32),
+        ("insn_cnt", cabi.c_uint32),
+        ("insns", cabi.c_uint64),
+        ("license", cabi.c_uint64),
+        ("log_level", cabi.c_uint32),
+        ("log_size", cabi.c_uint32),
+        ("log_buf", cabi.c_uint64),
+        ("kern_version", cabi.c_uint32),
+        ("prog_flags", cabi.c_uint32),
+        ("prog_name", cabi.c_char * 16),
+        ("prog_ifindex", cabi.c_uint32),
+        ("expected_attach_type", cabi.c_uint32),
     ]
 
 
-class _ProgAttach(ctypes.Structure):
+class _ProgAttach(cabi.Structure):
     _fields_ = [
-        ("target_fd", ctypes.c_uint32),
-        ("attach_bpf_fd", ctypes.c_uint32),
-        ("attach_type", ctypes.c_uint32),
-        ("attach_flags", ctypes.c_uint32),
-        ("replace_bpf_fd", ctypes.c_uint32),
+        ("target_fd", cabi.c_uint32),
+        ("attach_bpf_fd", cabi.c_uint32),
+        ("attach_type", cabi.c_uint32),
+        ("attach_flags", cabi.c_uint32),
+        ("replace_bpf_fd", cabi.c_uint32),
     ]
 
 
-class _ProgQuery(ctypes.Structure):
+class _ProgQuery(cabi.Structure):
     _fields_ = [
-        ("target_fd", ctypes.c_uint32),
-        ("attach_type", ctypes.c_uint32),
-        ("query_flags", ctypes.c_uint32),
-        ("attach_flags", ctypes.c_uint32),
-        ("prog_ids", ctypes.c_uint64),
-        ("prog_cnt", ctypes.c_uint32),
+        ("target_fd", cabi.c_uint32),
+        ("attach_type", cabi.c_uint32),
+        ("query_flags", cabi.c_uint32),
+        ("attach_flags", cabi.c_uint32),
+        ("prog_ids", cabi.c_uint64),
+        ("prog_cnt", cabi.c_uint32),
     ]
 
 
-class _GetFdById(ctypes.Structure):
+class _GetFdById(cabi.Structure):
     _fields_ = [
-        ("prog_id", ctypes.c_uint32),
-        ("next_id", ctypes.c_uint32),
-        ("open_flags", ctypes.c_uint32),
+        ("prog_id", cabi.c_uint32),
+        ("next_id", cabi.c_uint32),
+        ("open_flags", cabi.c_uint32),
     ]
 
 
-def _bpf(cmd: int, attr: ctypes.Structure, *, op: str, path: str | None = None, detail: str | None = None) -> int:
+def _bpf(cmd: int, attr: cabi.Structure, *, op: str, path: str | None = None, detail: str | None = None) -> int:
     try:
         nr = _BPF_SYSNO[MACHINE]
     except KeyError:
         raise SyscallError("bpf", errno.ENOSYS, detail=f"unsupported architecture {MACHINE}") from None
-    buf = ctypes.create_string_buffer(_ATTR_SIZE)
-    ctypes.memmove(buf, ctypes.addressof(attr), ctypes.sizeof(attr))
-    ret = call(libc.syscall, ctypes.c_long(nr), ctypes.c_int(cmd), buf, ctypes.c_uint(_ATTR_SIZE),
+    buf = cabi.create_string_buffer(_ATTR_SIZE)
+    cabi.memmove(buf, cabi.addressof(attr), cabi.sizeof(attr))
+    ret = call(libc.syscall, cabi.c_long(nr), cabi.c_int(cmd), buf, cabi.c_uint(_ATTR_SIZE),
                op=op, path=path, detail=detail)
-    ctypes.memmove(ctypes.addressof(attr), buf, ctypes.sizeof(attr))  # QUERY writes prog_cnt back
+    cabi.memmove(cabi.addressof(attr), buf, cabi.sizeof(attr))  # QUERY writes prog_cnt back
     return ret
 
 
@@ -102,17 +102,17 @@ def prog_load_cgroup_device(insns: bytes, license: str = "Apache") -> int:
     is returned in the error detail when the kernel rejects the program."""
     if len(insns) % 8:
         raise ValueError("eBPF instructions are 8 bytes each")
-    code = ctypes.create_string_buffer(insns, len(insns))
-    lic = ctypes.create_string_buffer(license.encode())
-    log = ctypes.create_string_buffer(65536)
+    code = cabi.create_string_buffer(insns, len(insns))
+    lic = cabi.create_string_buffer(license.encode())
+    log = cabi.create_string_buffer(65536)
     attr = _ProgLoad(
         prog_type=BPF_PROG_TYPE_CGROUP_DEVICE,
         insn_cnt=len(insns) // 8,
-        insns=ctypes.addressof(code),
-        license=ctypes.addressof(lic),
+        insns=cabi.addressof(code),
+        license=cabi.addressof(lic),
         log_level=1,
         log_size=len(log),
-        log_buf=ctypes.addressof(log),
+        log_buf=cabi.addressof(log),
         prog_name=b"pyrunc_devices",
     )
     try:
@@ -138,8 +138,8 @@ def prog_query(target_fd: int, attach_type: int, *, path: str | None = None) -> 
     """Ids of the programs attached to a cgroup for one attach type."""
     size = 64
     for _ in range(10):
-        ids = (ctypes.c_uint32 * size)()
-        attr = _ProgQuery(target_fd=target_fd, attach_type=attach_type, prog_ids=ctypes.addressof(ids),
+        ids = (cabi.c_uint32 * size)()
+        attr = _ProgQuery(target_fd=target_fd, attach_type=attach_type, prog_ids=cabi.addressof(ids),
                           prog_cnt=size)
         try:
             _bpf(BPF_PROG_QUERY, attr, op="bpf(BPF_PROG_QUERY)", path=path)

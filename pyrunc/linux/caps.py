@@ -3,8 +3,7 @@
 The bounding and ambient sets are changed with prctl (see `pyrunc.linux.prctl`); this module owns the rest.
 """
 
-import ctypes
-
+from pyrunc.linux import cabi
 from pyrunc.linux.libc import raw_syscall
 
 # Index = capability number (linux/capability.h).
@@ -22,12 +21,12 @@ CAP_NUMBERS: dict[str, int] = {name: i for i, name in enumerate(CAP_NAMES)}
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 
-class _Header(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+class _Header(cabi.Structure):
+    _fields_ = [("version", cabi.c_uint32), ("pid", cabi.c_int)]
 
 
-class _Data(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+class _Data(cabi.Structure):
+    _fields_ = [("effective", cabi.c_uint32), ("permitted", cabi.c_uint32), ("inheritable", cabi.c_uint32)]
 
 
 _last_cap: list[int] = []  # the kernel's constant, read once per process (the init and exec's process ask ~5 times)
@@ -63,7 +62,7 @@ def capget(pid: int = 0) -> tuple[int, int, int]:
     """(effective, permitted, inheritable) masks of `pid` (0 = this thread)."""
     hdr = _Header(_LINUX_CAPABILITY_VERSION_3, pid)
     data = (_Data * 2)()
-    raw_syscall("capget", ctypes.byref(hdr), data)
+    raw_syscall("capget", cabi.byref(hdr), data)
     return tuple(data[0].__getattribute__(f) | (data[1].__getattribute__(f) << 32)  # type: ignore[return-value]
                  for f in ("effective", "permitted", "inheritable"))
 
@@ -76,4 +75,4 @@ def capset(effective: int, permitted: int, inheritable: int, *, detail: str | No
         data[i].effective = (effective >> shift) & 0xFFFFFFFF
         data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
         data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
-    raw_syscall("capset", ctypes.byref(hdr), data, detail=detail, spec_path="/process/capabilities")
+    raw_syscall("capset", cabi.byref(hdr), data, detail=detail, spec_path="/process/capabilities")

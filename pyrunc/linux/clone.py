@@ -16,26 +16,26 @@ single-threaded process holding no lock: spawn refuses to fork with more than on
 anything was created, and the caller falls back to os.fork() + writing cgroup.procs.
 """
 
-import ctypes
 import os
 
+from pyrunc.linux import cabi
 from pyrunc.linux.libc import sysno
 
 CLONE_INTO_CGROUP = 0x200000000
 _SIGCHLD = 17
 
 
-class _CloneArgs(ctypes.Structure):
+class _CloneArgs(cabi.Structure):
     """struct clone_args (linux/sched.h, version 2: up to `cgroup`)."""
 
-    _fields_ = [(name, ctypes.c_uint64) for name in (
+    _fields_ = [(name, cabi.c_uint64) for name in (
         "flags", "pidfd", "child_tid", "parent_tid", "exit_signal", "stack", "stack_size", "tls", "set_tid",
         "set_tid_size", "cgroup")]
 
 
-_held = ctypes.PyDLL("libc.so.6", use_errno=True)  # PyDLL: the GIL is not released during the call
-_held.syscall.restype = ctypes.c_long
-_api = ctypes.pythonapi
+_held = cabi.PyDLL("libc.so.6", use_errno=True)  # PyDLL: the GIL is not released during the call
+_held.syscall.restype = cabi.c_long
+_api = cabi.pythonapi
 
 
 def fork_into_cgroup(cgroup_dir: str) -> int:
@@ -43,11 +43,11 @@ def fork_into_cgroup(cgroup_dir: str) -> int:
     the child's pid in the parent, as os.fork(). Raises OSError if the kernel refuses (nothing was forked)."""
     fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     args = _CloneArgs(exit_signal=_SIGCHLD, cgroup=fd, flags=CLONE_INTO_CGROUP)
-    number = ctypes.c_long(sysno("clone3"))
+    number = cabi.c_long(sysno("clone3"))
     _api.PyOS_BeforeFork()
-    ctypes.set_errno(0)
-    pid = _held.syscall(number, ctypes.byref(args), ctypes.c_size_t(ctypes.sizeof(args)))
-    err = ctypes.get_errno()
+    cabi.set_errno(0)
+    pid = _held.syscall(number, cabi.byref(args), cabi.c_size_t(cabi.sizeof(args)))
+    err = cabi.get_errno()
     if pid == 0:
         _api.PyOS_AfterFork_Child()
     else:

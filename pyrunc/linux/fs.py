@@ -7,12 +7,12 @@ magic numbers and the checks that an open fd is the inode we expect (char device
 on procfs).
 """
 
-import ctypes
 import errno
 import os
 import stat
 
 from pyrunc.errors import SyscallError
+from pyrunc.linux import cabi
 from pyrunc.linux.libc import call, fsencode, libc, raw_syscall
 
 # openat2 RESOLVE_* (include/uapi/linux/openat2.h)
@@ -35,8 +35,8 @@ PROC_ROOT_INO = 1  # only the root of a procfs superblock has inode 1
 O_PATH_DIR = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 
 
-class OpenHow(ctypes.Structure):
-    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+class OpenHow(cabi.Structure):
+    _fields_ = [("flags", cabi.c_uint64), ("mode", cabi.c_uint64), ("resolve", cabi.c_uint64)]
 
 
 _openat2_ok: bool | None = None
@@ -61,8 +61,8 @@ def openat2(dirfd: int, path: str, flags: int, mode: int, resolve: int, *, what:
     how = OpenHow(flags | os.O_CLOEXEC, mode, resolve)
     for _ in range(16):
         try:
-            return raw_syscall("openat2", ctypes.c_int(dirfd), ctypes.c_char_p(fsencode(path)), ctypes.byref(how),
-                               ctypes.c_size_t(ctypes.sizeof(how)), path=what or path)
+            return raw_syscall("openat2", cabi.c_int(dirfd), cabi.c_char_p(fsencode(path)), cabi.byref(how),
+                               cabi.c_size_t(cabi.sizeof(how)), path=what or path)
         except SyscallError as e:
             if e.errno != errno.EAGAIN:
                 raise
@@ -102,25 +102,25 @@ def eaccess(path: str, mode: int) -> int:
     and capabilities (what execve checks: root, or CAP_DAC_OVERRIDE, may execute a file with any x bit), else the
     errno. access(2) would use the real ids and, for a non-root real uid, no capabilities at all."""
     try:
-        call(libc.faccessat, ctypes.c_int(AT_FDCWD), fsencode(path), ctypes.c_int(mode), ctypes.c_int(AT_EACCESS),
+        call(libc.faccessat, cabi.c_int(AT_FDCWD), fsencode(path), cabi.c_int(mode), cabi.c_int(AT_EACCESS),
              op="faccessat", path=path)
     except SyscallError as e:
         return e.errno or errno.EACCES
     return 0
 
 
-class _Statfs(ctypes.Structure):
+class _Statfs(cabi.Structure):
     # struct statfs on 64-bit glibc (__fsword_t is long)
-    _fields_ = [("f_type", ctypes.c_long), ("f_bsize", ctypes.c_long), ("f_blocks", ctypes.c_ulong),
-                ("f_bfree", ctypes.c_ulong), ("f_bavail", ctypes.c_ulong), ("f_files", ctypes.c_ulong),
-                ("f_ffree", ctypes.c_ulong), ("f_fsid", ctypes.c_int * 2), ("f_namelen", ctypes.c_long),
-                ("f_frsize", ctypes.c_long), ("f_flags", ctypes.c_long), ("f_spare", ctypes.c_long * 4)]
+    _fields_ = [("f_type", cabi.c_long), ("f_bsize", cabi.c_long), ("f_blocks", cabi.c_ulong),
+                ("f_bfree", cabi.c_ulong), ("f_bavail", cabi.c_ulong), ("f_files", cabi.c_ulong),
+                ("f_ffree", cabi.c_ulong), ("f_fsid", cabi.c_int * 2), ("f_namelen", cabi.c_long),
+                ("f_frsize", cabi.c_long), ("f_flags", cabi.c_long), ("f_spare", cabi.c_long * 4)]
 
 
 def fstatfs_type(fd: int, *, what: str | None = None) -> int:
     """f_type of the file system `fd` is on (works on O_PATH fds)."""
     buf = _Statfs()
-    call(libc.fstatfs, ctypes.c_int(fd), ctypes.byref(buf), op="fstatfs", path=what)
+    call(libc.fstatfs, cabi.c_int(fd), cabi.byref(buf), op="fstatfs", path=what)
     return int(buf.f_type) & 0xFFFFFFFF
 
 

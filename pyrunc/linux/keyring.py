@@ -4,10 +4,10 @@ Without a new session keyring, every container would share the host's session ke
 fscrypt keys) stored there would be visible to them all.
 """
 
-import ctypes
 import errno
 
 from pyrunc.errors import SyscallError
+from pyrunc.linux import cabi
 from pyrunc.linux.libc import MACHINE, call, libc
 
 KEYCTL_JOIN_SESSION_KEYRING = 1
@@ -22,8 +22,8 @@ def _keyctl(*args: int | bytes | None, op: str) -> int:
     nr = _SYS_KEYCTL.get(MACHINE)
     if nr is None:
         raise SyscallError(op, errno.ENOSYS, detail=f"unsupported architecture {MACHINE}")
-    conv = [ctypes.c_ulong(a) if isinstance(a, int) else a for a in args]
-    return call(libc.syscall, ctypes.c_long(nr), *conv, op=op)
+    conv = [cabi.c_ulong(a) if isinstance(a, int) else a for a in args]
+    return call(libc.syscall, cabi.c_long(nr), *conv, op=op)
 
 
 def join_session_keyring(name: str) -> int | None:

@@ -5,19 +5,19 @@ return codes or errno themselves (ARCHITECTURE rule 2). libc is loaded at import
 pivot_root the host's libraries are no longer reachable by path.
 """
 
-import ctypes
 import errno
 import os
 
 from pyrunc.errors import SyscallError
+from pyrunc.linux import cabi
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-libc = ctypes.CDLL("libc.so.6", use_errno=True)
-libc.syscall.restype = ctypes.c_long
+libc = cabi.CDLL("libc.so.6", use_errno=True)
+libc.syscall.restype = cabi.c_long
 
 # Syscall numbers for calls glibc does not wrap (or wraps only in newer versions than we can assume).
 _SYSCALLS: dict[str, dict[str, int]] = {
@@ -55,11 +55,11 @@ def call(
 ) -> int:
     """Call a libc function; retry EINTR; raise SyscallError on a negative return."""
     while True:
-        ctypes.set_errno(0)
+        cabi.set_errno(0)
         ret = fn(*args)
         if ret is None or ret >= 0:
             return int(ret or 0)
-        err = ctypes.get_errno()
+        err = cabi.get_errno()
         if err == errno.EINTR:
             continue
         raise SyscallError(op, err, path=path, detail=detail, spec_path=spec_path)
@@ -68,7 +68,7 @@ def call(
 def raw_syscall(name: str, *args: "Any", path: str | None = None, detail: str | None = None,
                 spec_path: str | None = None) -> int:
     """A syscall by name through syscall(2), for calls glibc does not wrap."""
-    return call(libc.syscall, ctypes.c_long(sysno(name)), *args, op=name, path=path, detail=detail,
+    return call(libc.syscall, cabi.c_long(sysno(name)), *args, op=name, path=path, detail=detail,
                 spec_path=spec_path)
 
 

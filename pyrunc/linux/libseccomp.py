@@ -13,11 +13,11 @@ is declared here, once. `ctypes.util.find_library` is not used: it runs ldconfig
 libseccomp reports failures as negative errno values; they become `SyscallError(op, errno)` here.
 """
 
-import ctypes
 import errno
 import os
 
 from pyrunc.errors import SyscallError
+from pyrunc.linux import cabi
 from pyrunc.linux.libc import raw_syscall
 
 TYPE_CHECKING = False
@@ -87,57 +87,57 @@ SOCK_FILTER_SIZE = 8  # sizeof(struct sock_filter)
 # ----------------------------------------------------------------------------------------- structures
 
 
-class ArgCmp(ctypes.Structure):
+class ArgCmp(cabi.Structure):
     """struct scmp_arg_cmp."""
 
     _fields_ = [
-        ("arg", ctypes.c_uint),
-        ("op", ctypes.c_int),
-        ("datum_a", ctypes.c_uint64),
-        ("datum_b", ctypes.c_uint64),
+        ("arg", cabi.c_uint),
+        ("op", cabi.c_int),
+        ("datum_a", cabi.c_uint64),
+        ("datum_b", cabi.c_uint64),
     ]
 
 
-class _Version(ctypes.Structure):
-    _fields_ = [("major", ctypes.c_uint), ("minor", ctypes.c_uint), ("micro", ctypes.c_uint)]
+class _Version(cabi.Structure):
+    _fields_ = [("major", cabi.c_uint), ("minor", cabi.c_uint), ("micro", cabi.c_uint)]
 
 
-class SockFprog(ctypes.Structure):
+class SockFprog(cabi.Structure):
     """struct sock_fprog: what seccomp(SECCOMP_SET_MODE_FILTER) takes."""
 
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+    _fields_ = [("len", cabi.c_ushort), ("filter", cabi.c_void_p)]
 
 
 # ----------------------------------------------------------------------------------------- library
 
 
-def _open() -> tuple[ctypes.CDLL | None, str | None]:
+def _open() -> tuple[cabi.CDLL | None, str | None]:
     try:
-        return ctypes.CDLL(SONAME, use_errno=True), None
+        return cabi.CDLL(SONAME, use_errno=True), None
     except OSError as e:
         return None, str(e)
 
 
 lib, LOAD_ERROR = _open()
 
-_ctx_t = ctypes.c_void_p
+_ctx_t = cabi.c_void_p
 if lib is not None:
     _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
-        "seccomp_version": (ctypes.POINTER(_Version), []),
-        "seccomp_api_get": (ctypes.c_uint, []),
-        "seccomp_init": (_ctx_t, [ctypes.c_uint32]),
+        "seccomp_version": (cabi.POINTER(_Version), []),
+        "seccomp_api_get": (cabi.c_uint, []),
+        "seccomp_init": (_ctx_t, [cabi.c_uint32]),
         "seccomp_release": (None, [_ctx_t]),
-        "seccomp_arch_resolve_name": (ctypes.c_uint32, [ctypes.c_char_p]),
-        "seccomp_arch_native": (ctypes.c_uint32, []),
-        "seccomp_arch_add": (ctypes.c_int, [_ctx_t, ctypes.c_uint32]),
-        "seccomp_attr_set": (ctypes.c_int, [_ctx_t, ctypes.c_int, ctypes.c_uint32]),
-        "seccomp_attr_get": (ctypes.c_int, [_ctx_t, ctypes.c_int, ctypes.POINTER(ctypes.c_uint32)]),
-        "seccomp_syscall_resolve_name": (ctypes.c_int, [ctypes.c_char_p]),
-        "seccomp_syscall_resolve_name_arch": (ctypes.c_int, [ctypes.c_uint32, ctypes.c_char_p]),
+        "seccomp_arch_resolve_name": (cabi.c_uint32, [cabi.c_char_p]),
+        "seccomp_arch_native": (cabi.c_uint32, []),
+        "seccomp_arch_add": (cabi.c_int, [_ctx_t, cabi.c_uint32]),
+        "seccomp_attr_set": (cabi.c_int, [_ctx_t, cabi.c_int, cabi.c_uint32]),
+        "seccomp_attr_get": (cabi.c_int, [_ctx_t, cabi.c_int, cabi.POINTER(cabi.c_uint32)]),
+        "seccomp_syscall_resolve_name": (cabi.c_int, [cabi.c_char_p]),
+        "seccomp_syscall_resolve_name_arch": (cabi.c_int, [cabi.c_uint32, cabi.c_char_p]),
         "seccomp_rule_add_array": (
-            ctypes.c_int, [_ctx_t, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint, ctypes.POINTER(ArgCmp)]),
-        "seccomp_export_bpf": (ctypes.c_int, [_ctx_t, ctypes.c_int]),
-        "seccomp_export_pfc": (ctypes.c_int, [_ctx_t, ctypes.c_int]),
+            cabi.c_int, [_ctx_t, cabi.c_uint32, cabi.c_int, cabi.c_uint, cabi.POINTER(ArgCmp)]),
+        "seccomp_export_bpf": (cabi.c_int, [_ctx_t, cabi.c_int]),
+        "seccomp_export_pfc": (cabi.c_int, [_ctx_t, cabi.c_int]),
     }
     for _name, (_res, _args) in _PROTOTYPES.items():
         _fn = getattr(lib, _name)
@@ -145,7 +145,7 @@ if lib is not None:
         _fn.argtypes = _args
 
 
-def _lib() -> ctypes.CDLL:
+def _lib() -> cabi.CDLL:
     if lib is None:
         raise SyscallError("dlopen", errno.ENOENT, path=SONAME, detail=LOAD_ERROR)
     return lib
@@ -234,8 +234,8 @@ class FilterContext:
         _check(_lib().seccomp_attr_set(self.ctx, attr, value), "seccomp_attr_set", detail=f"attribute {attr}")
 
     def get_attr(self, attr: int) -> int:
-        out = ctypes.c_uint32()
-        _check(_lib().seccomp_attr_get(self.ctx, attr, ctypes.byref(out)), "seccomp_attr_get")
+        out = cabi.c_uint32()
+        _check(_lib().seccomp_attr_get(self.ctx, attr, cabi.byref(out)), "seccomp_attr_get")
         return int(out.value)
 
     def add_rule(self, action: int, syscall_nr: int, conditions: "Sequence[tuple[int, int, int, int]]") -> None:
@@ -275,8 +275,8 @@ class Program:
 
     def __init__(self, bpf: bytes) -> None:
         self.instructions = len(bpf) // SOCK_FILTER_SIZE
-        self._buf = ctypes.create_string_buffer(bpf, len(bpf))
-        self.fprog = SockFprog(self.instructions, ctypes.cast(self._buf, ctypes.c_void_p))
+        self._buf = cabi.create_string_buffer(bpf, len(bpf))
+        self.fprog = SockFprog(self.instructions, cabi.cast(self._buf, cabi.c_void_p))
 
     def to_bytes(self) -> bytes:
         """The program as given (what `create` keeps for `exec`: pyrunc.runtime.seccomp_cache)."""
@@ -288,15 +288,15 @@ def load_program(prog: Program, flags: int) -> int:
 
     Needs no_new_privs or CAP_SYS_ADMIN (EACCES otherwise). The listener fd is close-on-exec (kernel).
     """
-    return raw_syscall("seccomp", ctypes.c_uint(SECCOMP_SET_MODE_FILTER), ctypes.c_uint(flags),
-                       ctypes.byref(prog.fprog), detail=f"flags={flags:#x}")
+    return raw_syscall("seccomp", cabi.c_uint(SECCOMP_SET_MODE_FILTER), cabi.c_uint(flags),
+                       cabi.byref(prog.fprog), detail=f"flags={flags:#x}")
 
 
 def filter_flags_supported(flags: int) -> bool:
     """Whether the kernel knows these SECCOMP_FILTER_FLAG_* bits: with a NULL program it fails with EFAULT past
     the flag check, EINVAL before it. Installs nothing."""
     try:
-        raw_syscall("seccomp", ctypes.c_uint(SECCOMP_SET_MODE_FILTER), ctypes.c_uint(flags), None)
+        raw_syscall("seccomp", cabi.c_uint(SECCOMP_SET_MODE_FILTER), cabi.c_uint(flags), None)
     except SyscallError as e:
         return e.errno in (errno.EFAULT, errno.EACCES)
     return True  # pragma: no cover - cannot succeed with a NULL program
@@ -304,9 +304,9 @@ def filter_flags_supported(flags: int) -> bool:
 
 def action_available(action: int) -> bool:
     """seccomp(SECCOMP_GET_ACTION_AVAIL): whether the kernel supports a return action."""
-    value = ctypes.c_uint32(action & 0xFFFF0000)
+    value = cabi.c_uint32(action & 0xFFFF0000)
     try:
-        raw_syscall("seccomp", ctypes.c_uint(SECCOMP_GET_ACTION_AVAIL), ctypes.c_uint(0), ctypes.byref(value))
+        raw_syscall("seccomp", cabi.c_uint(SECCOMP_GET_ACTION_AVAIL), cabi.c_uint(0), cabi.byref(value))
     except SyscallError:
         return False
     return True

@@ -5,11 +5,11 @@ itself just before it tells the parent it is ready, and execve keeps it, as does
 process. Numbers are the kernel's (include/uapi/linux/mempolicy.h).
 """
 
-import ctypes
 import errno
 import os
 
 from pyrunc.errors import SyscallError
+from pyrunc.linux import cabi
 from pyrunc.linux.libc import raw_syscall
 
 TYPE_CHECKING = False
@@ -25,7 +25,7 @@ FLAGS: dict[str, int] = {
 }
 
 SPEC_PATH = "/linux/memoryPolicy"
-_WORD_BITS = ctypes.sizeof(ctypes.c_ulong) * 8
+_WORD_BITS = cabi.sizeof(cabi.c_ulong) * 8
 
 
 def max_node() -> int:
@@ -78,14 +78,14 @@ def set_mempolicy(mode: str, nodes: str | None = None, flags: "Iterable[str]" = 
                            spec_path=f"{SPEC_PATH}/nodes") from None
     if node_list:
         words = node_list[-1] // _WORD_BITS + 1
-        mask = (ctypes.c_ulong * words)()
+        mask = (cabi.c_ulong * words)()
         for n in node_list:
             mask[n // _WORD_BITS] |= 1 << (n % _WORD_BITS)
         # The kernel reads maxnode - 1 bits (mm/mempolicy.c get_nodes): one more than the mask holds.
-        mask_arg: object = ctypes.byref(mask)
+        mask_arg: object = cabi.byref(mask)
         maxnode = words * _WORD_BITS + 1
     else:
         mask_arg, maxnode = None, 0
     detail = f"mode={mode} nodes={nodes or ''!r}" + (f" flags={','.join(flags)}" if flags else "")
-    raw_syscall("set_mempolicy", ctypes.c_int(number), mask_arg, ctypes.c_ulong(maxnode), detail=detail,
+    raw_syscall("set_mempolicy", cabi.c_int(number), mask_arg, cabi.c_ulong(maxnode), detail=detail,
                 spec_path=SPEC_PATH)

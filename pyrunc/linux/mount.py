@@ -6,9 +6,9 @@ path string: a mount made with `move_mount(tree_fd -> target_fd)` cannot be redi
 after the target was resolved (CVE-2021-30465, CVE-2025-52881), and needs no /proc to reach the fd.
 """
 
-import ctypes
 import os
 
+from pyrunc.linux import cabi
 from pyrunc.linux.libc import call, fsencode, libc, raw_syscall
 
 # ----------------------------------------------------------------------------------------- mount(2) flags
@@ -154,16 +154,16 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int, data:
           path: str | None = None, spec_path: str | None = None) -> None:
     """mount(2). `path` names the target in errors when `target` is a /proc/self/fd/N alias."""
     detail = f"src={source} fstype={fstype} flags={flag_names(flags)}" + (f" data={data}" if data else "")
-    call(libc.mount, _cstr(source), _cstr(target), _cstr(fstype), ctypes.c_ulong(flags), _cstr(data or None),
+    call(libc.mount, _cstr(source), _cstr(target), _cstr(fstype), cabi.c_ulong(flags), _cstr(data or None),
          op="mount", path=path or target, detail=detail, spec_path=spec_path)
 
 
 def umount2(target: str, flags: int = 0, *, path: str | None = None) -> None:
-    call(libc.umount2, _cstr(target), ctypes.c_int(flags), op="umount2", path=path or target)
+    call(libc.umount2, _cstr(target), cabi.c_int(flags), op="umount2", path=path or target)
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
-    raw_syscall("pivot_root", ctypes.c_char_p(fsencode(new_root)), ctypes.c_char_p(fsencode(put_old)),
+    raw_syscall("pivot_root", cabi.c_char_p(fsencode(new_root)), cabi.c_char_p(fsencode(put_old)),
                 path=new_root)
 
 
@@ -172,11 +172,11 @@ def chroot(path: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------- fd-based mount API
-class MountAttr(ctypes.Structure):
+class MountAttr(cabi.Structure):
     """struct mount_attr (include/uapi/linux/mount.h), MOUNT_ATTR_SIZE_VER0 = 32 bytes."""
 
-    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
-                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+    _fields_ = [("attr_set", cabi.c_uint64), ("attr_clr", cabi.c_uint64),
+                ("propagation", cabi.c_uint64), ("userns_fd", cabi.c_uint64)]
 
 
 def mount_setattr(dfd: int, path: str, flags: int, *, attr_set: int = 0, attr_clr: int = 0, propagation: int = 0,
@@ -191,21 +191,21 @@ def mount_setattr(dfd: int, path: str, flags: int, *, attr_set: int = 0, attr_cl
         detail += f" propagation={flag_names(propagation)}"
     if flags & AT_RECURSIVE:
         detail += " recursive"
-    raw_syscall("mount_setattr", ctypes.c_int(dfd), ctypes.c_char_p(fsencode(path)), ctypes.c_uint(flags),
-                ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)), path=what or path, detail=detail)
+    raw_syscall("mount_setattr", cabi.c_int(dfd), cabi.c_char_p(fsencode(path)), cabi.c_uint(flags),
+                cabi.byref(attr), cabi.c_size_t(cabi.sizeof(attr)), path=what or path, detail=detail)
 
 
 def open_tree(dfd: int, path: str, flags: int, *, what: str | None = None) -> int:
     """open_tree(2): with OPEN_TREE_CLONE, a detached copy of the mount (tree, with AT_RECURSIVE) at dfd/path."""
-    return raw_syscall("open_tree", ctypes.c_int(dfd), ctypes.c_char_p(fsencode(path)), ctypes.c_uint(flags),
+    return raw_syscall("open_tree", cabi.c_int(dfd), cabi.c_char_p(fsencode(path)), cabi.c_uint(flags),
                        path=what or path, detail=f"flags={flags:#x}")
 
 
 def move_mount(from_dfd: int, from_path: str, to_dfd: int, to_path: str, flags: int, *,
                what: str | None = None) -> None:
     """move_mount(2): attach (or move) the mount at from_dfd/from_path onto to_dfd/to_path."""
-    raw_syscall("move_mount", ctypes.c_int(from_dfd), ctypes.c_char_p(fsencode(from_path)), ctypes.c_int(to_dfd),
-                ctypes.c_char_p(fsencode(to_path)), ctypes.c_uint(flags), path=what or to_path)
+    raw_syscall("move_mount", cabi.c_int(from_dfd), cabi.c_char_p(fsencode(from_path)), cabi.c_int(to_dfd),
+                cabi.c_char_p(fsencode(to_path)), cabi.c_uint(flags), path=what or to_path)
 
 
 def attach_tree(tree_fd: int, target_fd: int, *, what: str | None = None) -> None:
@@ -214,28 +214,28 @@ def attach_tree(tree_fd: int, target_fd: int, *, what: str | None = None) -> Non
 
 
 def fsopen(fstype: str, *, what: str | None = None) -> int:
-    return raw_syscall("fsopen", ctypes.c_char_p(fsencode(fstype)), ctypes.c_uint(FSOPEN_CLOEXEC),
+    return raw_syscall("fsopen", cabi.c_char_p(fsencode(fstype)), cabi.c_uint(FSOPEN_CLOEXEC),
                        path=what, detail=f"fstype={fstype}")
 
 
 def fsconfig_string(fs_fd: int, key: str, value: str | None, *, what: str | None = None) -> None:
     """fsconfig(FSCONFIG_SET_STRING key=value), or FSCONFIG_SET_FLAG key when value is None."""
     if value is None:
-        raw_syscall("fsconfig", ctypes.c_int(fs_fd), ctypes.c_uint(FSCONFIG_SET_FLAG),
-                    ctypes.c_char_p(fsencode(key)), ctypes.c_void_p(None), ctypes.c_int(0),
+        raw_syscall("fsconfig", cabi.c_int(fs_fd), cabi.c_uint(FSCONFIG_SET_FLAG),
+                    cabi.c_char_p(fsencode(key)), cabi.c_void_p(None), cabi.c_int(0),
                     path=what, detail=key)
     else:
-        raw_syscall("fsconfig", ctypes.c_int(fs_fd), ctypes.c_uint(FSCONFIG_SET_STRING),
-                    ctypes.c_char_p(fsencode(key)), ctypes.c_char_p(fsencode(value)), ctypes.c_int(0),
+        raw_syscall("fsconfig", cabi.c_int(fs_fd), cabi.c_uint(FSCONFIG_SET_STRING),
+                    cabi.c_char_p(fsencode(key)), cabi.c_char_p(fsencode(value)), cabi.c_int(0),
                     path=what, detail=f"{key}={value}")
 
 
 def fsconfig_create(fs_fd: int, *, what: str | None = None) -> None:
-    raw_syscall("fsconfig", ctypes.c_int(fs_fd), ctypes.c_uint(FSCONFIG_CMD_CREATE), ctypes.c_char_p(None),
-                ctypes.c_void_p(None), ctypes.c_int(0), path=what, detail="FSCONFIG_CMD_CREATE")
+    raw_syscall("fsconfig", cabi.c_int(fs_fd), cabi.c_uint(FSCONFIG_CMD_CREATE), cabi.c_char_p(None),
+                cabi.c_void_p(None), cabi.c_int(0), path=what, detail="FSCONFIG_CMD_CREATE")
 
 
 def fsmount(fs_fd: int, attr_flags: int = 0, *, what: str | None = None) -> int:
     """fsmount(2): a detached mount of the superblock made by fsopen/fsconfig."""
-    return raw_syscall("fsmount", ctypes.c_int(fs_fd), ctypes.c_uint(FSMOUNT_CLOEXEC), ctypes.c_uint(attr_flags),
+    return raw_syscall("fsmount", cabi.c_int(fs_fd), cabi.c_uint(FSMOUNT_CLOEXEC), cabi.c_uint(attr_flags),
                        path=what, detail=f"attrs={attr_names(attr_flags)}")

@@ -1,7 +1,6 @@
 """prctl(2) operations pyrunc needs, one function each (names say what they set)."""
 
-import ctypes
-
+from pyrunc.linux import cabi
 from pyrunc.linux.libc import call, libc
 
 PR_SET_PDEATHSIG = 1
@@ -19,12 +18,12 @@ PR_CAP_AMBIENT_IS_SET = 1
 PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
-_UL = ctypes.c_ulong
+_UL = cabi.c_ulong
 
 
 def prctl(option: int, a2: int = 0, a3: int = 0, a4: int = 0, a5: int = 0, *, op: str = "prctl",
           detail: str | None = None, spec_path: str | None = None) -> int:
-    return call(libc.prctl, ctypes.c_int(option), _UL(a2), _UL(a3), _UL(a4), _UL(a5), op=op, detail=detail,
+    return call(libc.prctl, cabi.c_int(option), _UL(a2), _UL(a3), _UL(a4), _UL(a5), op=op, detail=detail,
                 spec_path=spec_path)
 
 
@@ -50,8 +49,8 @@ def set_keepcaps(on: bool) -> None:
 
 def set_name(name: str) -> None:
     """The process's comm name (15 bytes): `pyrunc:[2:INIT]`, as runc and youki name their stages."""
-    buf = ctypes.create_string_buffer(name.encode()[:15])
-    call(libc.prctl, ctypes.c_int(PR_SET_NAME), buf, _UL(0), _UL(0), _UL(0), op="prctl(PR_SET_NAME)")
+    buf = cabi.create_string_buffer(name.encode()[:15])
+    call(libc.prctl, cabi.c_int(PR_SET_NAME), buf, _UL(0), _UL(0), _UL(0), op="prctl(PR_SET_NAME)")
 
 
 def set_child_subreaper(on: bool) -> None:

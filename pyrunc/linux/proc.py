@@ -1,11 +1,11 @@
 """Process-level calls: /proc/<pid>/stat start time, pidfds, fd hygiene, rlimits, oom_score_adj, host/domain name."""
 
-import ctypes
 import errno
 import os
 import resource
 
 from pyrunc.errors import SyscallError
+from pyrunc.linux import cabi
 from pyrunc.linux.libc import call, libc, raw_syscall
 
 CLOSE_RANGE_CLOEXEC = 1 << 2
@@ -59,7 +59,7 @@ def set_cloexec_from(first: int) -> None:
     the container a host cwd).
     """
     try:
-        raw_syscall("close_range", ctypes.c_uint(first), ctypes.c_uint(0xFFFFFFFF), ctypes.c_uint(CLOSE_RANGE_CLOEXEC))
+        raw_syscall("close_range", cabi.c_uint(first), cabi.c_uint(0xFFFFFFFF), cabi.c_uint(CLOSE_RANGE_CLOEXEC))
         return
     except SyscallError:
         pass
@@ -117,13 +117,13 @@ def write_oom_score_adj(pid: int, value: int) -> None:
 def sethostname(name: str) -> None:
     """Implements `hostname` (only ever called inside a new UTS namespace)."""
     b = name.encode()
-    call(libc.sethostname, b, ctypes.c_size_t(len(b)), op="sethostname", detail=name, spec_path="/hostname")
+    call(libc.sethostname, b, cabi.c_size_t(len(b)), op="sethostname", detail=name, spec_path="/hostname")
 
 
 def setdomainname(name: str) -> None:
     """Implements `domainname` (only ever called inside a new UTS namespace)."""
     b = name.encode()
-    call(libc.setdomainname, b, ctypes.c_size_t(len(b)), op="setdomainname", detail=name, spec_path="/domainname")
+    call(libc.setdomainname, b, cabi.c_size_t(len(b)), op="setdomainname", detail=name, spec_path="/domainname")
 
 
 def setsid() -> None:
@@ -184,12 +184,12 @@ IOPRIO_WHO_PROCESS = 1
 PERSONALITIES = {"LINUX": 0x0000, "LINUX32": 0x0008}
 
 
-class _SchedAttr(ctypes.Structure):
-    _fields_ = [("size", ctypes.c_uint32), ("sched_policy", ctypes.c_uint32), ("sched_flags", ctypes.c_uint64),
-                ("sched_nice", ctypes.c_int32), ("sched_priority", ctypes.c_uint32),
-                ("sched_runtime", ctypes.c_uint64), ("sched_deadline", ctypes.c_uint64),
-                ("sched_period", ctypes.c_uint64), ("sched_util_min", ctypes.c_uint32),
-                ("sched_util_max", ctypes.c_uint32)]
+class _SchedAttr(cabi.Structure):
+    _fields_ = [("size", cabi.c_uint32), ("sched_policy", cabi.c_uint32), ("sched_flags", cabi.c_uint64),
+                ("sched_nice", cabi.c_int32), ("sched_priority", cabi.c_uint32),
+                ("sched_runtime", cabi.c_uint64), ("sched_deadline", cabi.c_uint64),
+                ("sched_period", cabi.c_uint64), ("sched_util_min", cabi.c_uint32),
+                ("sched_util_max", cabi.c_uint32)]
 
 
 def sched_setattr(policy: str, *, nice: int = 0, priority: int = 0, flags: tuple[str, ...] = (),
@@ -206,7 +206,7 @@ def sched_setattr(policy: str, *, nice: int = 0, priority: int = 0, flags: tuple
     attr.sched_priority = priority
     attr.sched_runtime, attr.sched_deadline, attr.sched_period = runtime, deadline, period
     try:
-        raw_syscall("sched_setattr", ctypes.c_int(0), ctypes.byref(attr), ctypes.c_uint(0),
+        raw_syscall("sched_setattr", cabi.c_int(0), cabi.byref(attr), cabi.c_uint(0),
                     detail=f"policy={policy}", spec_path="/process/scheduler")
     except SyscallError as e:
         # sched_setattr(2): EPERM when the affinity mask does not include every CPU (SCHED_DEADLINE). Say so in
@@ -220,13 +220,13 @@ def sched_setattr(policy: str, *, nice: int = 0, priority: int = 0, flags: tuple
 def ioprio_set(klass: str, priority: int) -> None:
     """Implements `process.ioPriority` for the calling process (ioprio_set(2))."""
     value = (IOPRIO_CLASSES[klass] << 13) | priority
-    raw_syscall("ioprio_set", ctypes.c_int(IOPRIO_WHO_PROCESS), ctypes.c_int(0), ctypes.c_int(value),
+    raw_syscall("ioprio_set", cabi.c_int(IOPRIO_WHO_PROCESS), cabi.c_int(0), cabi.c_int(value),
                 detail=f"{klass} {priority}", spec_path="/process/ioPriority")
 
 
 def set_personality(domain: str) -> None:
     """Implements `linux.personality` (execution domain of the container process)."""
-    raw_syscall("personality", ctypes.c_ulong(PERSONALITIES[domain]), detail=domain,
+    raw_syscall("personality", cabi.c_ulong(PERSONALITIES[domain]), detail=domain,
                 spec_path="/linux/personality")
 
 
@@ -259,9 +259,9 @@ def reset_cpu_affinity() -> str | None:
     mask to the CPUs it supports and to the task's cpuset. Returns the error text on failure (best effort).
     """
     # One ready-made mask: os.sched_setaffinity(0, range(8192)) builds the same one bit by bit (~0.2 ms).
-    ctypes.set_errno(0)
+    cabi.set_errno(0)
     if libc.sched_setaffinity(0, len(_ALL_CPUS), _ALL_CPUS) != 0:
-        return os.strerror(ctypes.get_errno())
+        return os.strerror(cabi.get_errno())
     return None
 
 
@@ -285,6 +285,6 @@ def set_process_title(title: str) -> bool:
     if size <= 1:
         return False
     data = title.encode()[: size - 1]
-    ctypes.memset(start, 0, size)
-    ctypes.memmove(start, data, len(data))
+    cabi.memset(start, 0, size)
+    cabi.memmove(start, data, len(data))
     return True
