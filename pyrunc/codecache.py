@@ -1,4 +1,4 @@
-"""The launcher's code cache: the compiled code of pyrunc's modules (and a few standard ones) in one file.
+"""The launcher's code cache: the compiled code of pyrunc's modules (and the few standard ones it imports) in one file.
 
 Why: `create`, `run` and `exec` import ~110 modules. Through Python's path finder each costs a directory check,
 a stat of its source, an open, fstat, read and close of its .pyc and the import machinery's own Python code around
@@ -27,8 +27,9 @@ import sys
 
 MAGIC = b"pyrunc-codecache-1\n"
 # Standard-library modules that the set-up commands import and that are not frozen into the interpreter (os,
-# posixpath, stat, codecs, io, abc... are; built-in modules such as posix or _ctypes have no code to cache).
-STDLIB = ("ctypes", "ctypes._endian", "struct", "types", "__future__", "encodings.ascii")
+# posixpath, stat, codecs, io, abc... are; built-in modules such as posix or _ctypes have no code to cache; pyrunc
+# does not import `ctypes` itself: see pyrunc.linux.cabi).
+STDLIB = ("struct", "__future__")
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -47,10 +47,12 @@ def join_tasks(dirs: list[str]) -> list[str]:
     return joined
 
 
+# Cgroup files are ASCII; they are read as UTF-8 (the same text) because that codec is loaded at interpreter
+# start, while the first "ascii" file would import encodings.ascii (~0.15 ms of every create).
 def read(dir: str, name: str) -> str:
     path = os.path.join(dir, name)
     try:
-        with open(path, encoding="ascii", errors="replace") as f:
+        with open(path, encoding="utf-8", errors="replace") as f:
             return f.read()
     except OSError as e:
         raise CgroupError("cannot read cgroup file", path=path, err=e.errno) from None
@@ -59,7 +61,7 @@ def read(dir: str, name: str) -> str:
 def read_opt(dir: str, name: str) -> str | None:
     """The file's content, or None if it does not exist (optional knobs, removed cgroups)."""
     try:
-        with open(os.path.join(dir, name), encoding="ascii", errors="replace") as f:
+        with open(os.path.join(dir, name), encoding="utf-8", errors="replace") as f:
             return f.read()
     except (FileNotFoundError, NotADirectoryError):
         return None

@@ -149,7 +149,7 @@ def in_user_namespace(spec: Spec) -> bool:
     if spec.linux.namespace("user") is not None:
         return True
     try:
-        with open("/proc/self/uid_map", encoding="ascii") as f:
+        with open("/proc/self/uid_map", encoding="utf-8") as f:  # ASCII; utf-8 is the codec already loaded
             return f.read().split() != ["0", "0", "4294967295"]
     except OSError:
         return False
