@@ -32,11 +32,13 @@ from pyrunc.rootfs.mounts import (
     mount_bind,
     mount_on_fd,
     open_mountpoint,
+    set_bind_flags,
 )
-from pyrunc.rootfs.options import MountOptions
+from pyrunc.rootfs.options import MountOptions, wants_bind_remount
 from pyrunc.spec.model import Mount
 
 UNIFIED_MOUNTPOINT = "/sys/fs/cgroup"
+AT_FDCWD = -100
 
 
 class Hierarchy:
@@ -153,36 +155,76 @@ def mount_cgroup_v1(ctx: RootContext, mnt: Mount, opts: MountOptions) -> None:
         check_proc_sys(mnt.destination, rel, "tmpfs", None)
         new = mount_on_fd(ctx, "tmpfs", dst_fd, "tmpfs", DEFAULT_FLAGS, "mode=755", rel)
         apply_propagation(new, opts, rel)
-    finally:
+    except BaseException:
         close(new)
+        raise
+    finally:
         os.close(dst_fd)
 
+    bind = MountOptions(flags=opts.flags | lm.MS_BIND | lm.MS_REC, cleared=opts.cleared,
+                        propagation=opts.propagation, rec_set=opts.rec_set, rec_clr=opts.rec_clr)
+    # The tmpfs was mounted just now, in our mount namespace, and nothing has run in the container: its
+    # directories are made and opened from the tmpfs root's fd (O_NOFOLLOW), without the rootfs walk a
+    # destination anywhere else needs. Not in a user namespace, where a source may be one of the trees the
+    # runtime made host-side (pyrunc.rootfs.hostmounts), which the generic bind knows about.
+    lean = not ctx.userns and mnt.index not in ctx.mount_fds
     merged = []
-    for h in hierarchies:
-        name = posixpath.basename(h.mountpoint)
-        sub = f"{rel}/{name}"
-        if "," in name:
-            merged.append(name)
-        if ctx.cgroupns:
-            mount_v1_hierarchy(ctx, sub, h, opts)
-            continue
-        cg = next((own[s] for s in h.subsystems if s in own), None)
-        if cg is None:
-            continue  # not a member of that hierarchy (cannot happen for a process, but be lenient)
-        rel_cg = posixpath.relpath(cg, h.root)
-        if rel_cg.startswith(".."):
-            rel_cg = "."  # our cgroup is outside what the host's mount shows: show the mount's root only
-        source = posixpath.normpath(posixpath.join(h.mountpoint, rel_cg))
-        bind = MountOptions(flags=opts.flags | lm.MS_BIND | lm.MS_REC, cleared=opts.cleared,
-                            propagation=opts.propagation, rec_set=opts.rec_set, rec_clr=opts.rec_clr)
-        mount_bind(ctx, Mount(destination=sub, type="bind", source=source, index=mnt.index), bind)
+    try:
+        for h in hierarchies:
+            name = posixpath.basename(h.mountpoint)
+            sub = f"{rel}/{name}"
+            if "," in name:
+                merged.append(name)
+            if ctx.cgroupns:
+                mount_v1_hierarchy(ctx, sub, h, opts)
+                continue
+            cg = next((own[s] for s in h.subsystems if s in own), None)
+            if cg is None:
+                continue  # not a member of that hierarchy (cannot happen for a process, but be lenient)
+            rel_cg = posixpath.relpath(cg, h.root)
+            if rel_cg.startswith(".."):
+                rel_cg = "."  # our cgroup is outside what the host's mount shows: show the mount's root only
+            source = posixpath.normpath(posixpath.join(h.mountpoint, rel_cg))
+            if lean:
+                bind_v1_hierarchy(new, name, source, bind, sub)
+            else:
+                mount_bind(ctx, Mount(destination=sub, type="bind", source=source, index=mnt.index), bind)
 
-    for name in merged:
-        for ctrl in name.split(","):
-            try:
-                securejoin.symlink(name, ctx.fd, f"{rel}/{ctrl}")
-            except FileExistsError:
-                pass
+        for name in merged:
+            for ctrl in name.split(","):
+                try:
+                    os.symlink(name, ctrl, dir_fd=new)  # symlinkat: never follows what is at `ctrl`
+                except FileExistsError:
+                    pass
+                except OSError as e:
+                    raise SyscallError("symlinkat", e.errno or errno.EIO, path=f"{rel}/{ctrl}") from None
+    finally:
+        close(new)
+
+
+def bind_v1_hierarchy(tmpfs_fd: int, name: str, source: str, opts: MountOptions, rel: str) -> None:
+    """Bind the host's cgroup directory `source` on a new directory `name` of the fresh tmpfs open at `tmpfs_fd`:
+    mkdirat + openat(O_NOFOLLOW) there, open_tree of the source, its flags, move_mount onto the directory fd."""
+    try:
+        os.mkdir(name, 0o755, dir_fd=tmpfs_fd)
+    except OSError as e:
+        raise SyscallError("mkdirat", e.errno or errno.EIO, path=rel) from None
+    try:
+        dst = os.open(name, linuxfs.O_PATH_DIR | os.O_NOFOLLOW, dir_fd=tmpfs_fd)
+    except OSError as e:
+        raise SyscallError("openat", e.errno or errno.EIO, path=rel) from None
+    tree = None
+    try:
+        tree = lm.open_tree(AT_FDCWD, source, lm.OPEN_TREE_CLONE | lm.OPEN_TREE_CLOEXEC | lm.AT_RECURSIVE,
+                            what=source)
+        if wants_bind_remount(opts):
+            set_bind_flags(tree, tree, opts, rel)  # the clone has the source's flags (the locked ones included)
+        lm.attach_tree(tree, dst, what=rel)
+        apply_propagation(tree, opts, rel)
+        apply_rec_attrs(tree, opts.rec_set, opts.rec_clr, rel)
+    finally:
+        close(tree)
+        os.close(dst)
 
 
 def mount_v1_hierarchy(ctx: RootContext, sub: str, h: Hierarchy, opts: MountOptions) -> None:
