@@ -48,7 +48,10 @@ if TYPE_CHECKING:
 
 
 def preload(cfg: "ExecConfig") -> None:
-    """Import, in the parent before the first fork, what only some execs need: a console, seccomp."""
+    """Import, in the parent before the first fork, what only some execs need: a console, seccomp, the v1 cgroup
+    joins (in the child an import is a read of the .pyc: the launcher's code cache is closed at fork)."""
+    if cfg.cgroup_join:
+        __import__("pyrunc.cgroups.files")
     if cfg.console is not None:
         __import__("pyrunc.linux.pty")
     if cfg.seccomp is not None:

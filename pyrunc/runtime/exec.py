@@ -447,9 +447,9 @@ def _exec(root: str, cid: str, opts: ExecOptions) -> int:
     targets = None
     v2_target = None
     if st.cgroup:
-        from pyrunc.cgroups import manager_from_state
+        from pyrunc.cgroups import saved_paths
 
-        cg_paths = manager_from_state(st.cgroup).paths()
+        cg_paths = saved_paths(st.cgroup)
         targets = cgroup_targets(cg_paths, parse_sub_cgroups(opts.cgroups))
         v2_target = _v2_target(cg_paths, targets)
     elif opts.cgroups:

@@ -199,3 +199,19 @@ def test_remove_if_empty_leaves_an_unknown_state_to_the_manager(state: dict[str,
     from pyrunc.cgroups import remove_if_empty
 
     assert remove_if_empty(state) is False
+
+
+def test_saved_paths_equal_the_managers_paths() -> None:
+    """exec reads the cgroup directories from the saved state without building a manager: the same mapping."""
+    from pyrunc.cgroups import manager_from_state, saved_paths
+    from pyrunc.cgroups.hybrid import HybridManager
+    from pyrunc.cgroups.v1 import V1Manager
+    from pyrunc.cgroups.v2 import V2Manager
+
+    dirs = {"cpu": "/sys/fs/cgroup/cpu,cpuacct/c1", "cpuacct": "/sys/fs/cgroup/cpu,cpuacct/c1",
+            "memory": "/sys/fs/cgroup/memory/c1", "name=systemd": "/sys/fs/cgroup/systemd/c1"}
+    mounts = {c: d.rsplit("/", 1)[0] for c, d in dirs.items()}
+    for manager in (V2Manager("/sys/fs/cgroup/c1", "/sys/fs/cgroup"), V1Manager(dirs, mounts),
+                    HybridManager(dirs, mounts, "/sys/fs/cgroup/unified/c1", "/sys/fs/cgroup/unified")):
+        saved = manager.to_state()
+        assert saved_paths(saved) == manager_from_state(saved).paths() == manager.paths()
