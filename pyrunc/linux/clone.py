@@ -22,6 +22,7 @@ from pyrunc.linux import cabi
 from pyrunc.linux.libc import sysno
 
 CLONE_INTO_CGROUP = 0x200000000
+CLONE_NEWPID = 0x20000000
 _SIGCHLD = 17
 
 
@@ -38,11 +39,16 @@ _held.syscall.restype = cabi.c_long
 _api = cabi.pythonapi
 
 
-def fork_into_cgroup(cgroup_dir: str) -> int:
-    """Fork a child that starts as a member of the cgroup v2 directory `cgroup_dir`. Returns 0 in the child and
-    the child's pid in the parent, as os.fork(). Raises OSError if the kernel refuses (nothing was forked)."""
-    fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    args = _CloneArgs(exit_signal=_SIGCHLD, cgroup=fd, flags=CLONE_INTO_CGROUP)
+def fork_into_cgroup(cgroup_dir: str | None, *, new_pid_ns: bool = False) -> int:
+    """Fork a child that starts as a member of the cgroup v2 directory `cgroup_dir` (None: ours) and, with
+    `new_pid_ns`, as pid 1 of a new pid namespace. Returns 0 in the child and the child's pid in the parent, as
+    os.fork(). Raises OSError if the kernel refuses (nothing was forked)."""
+    flags = CLONE_NEWPID if new_pid_ns else 0
+    fd = -1
+    if cgroup_dir is not None:
+        fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        flags |= CLONE_INTO_CGROUP
+    args = _CloneArgs(exit_signal=_SIGCHLD, cgroup=max(fd, 0), flags=flags)
     number = cabi.c_long(sysno("clone3"))
     _api.PyOS_BeforeFork()
     cabi.set_errno(0)
@@ -52,7 +58,8 @@ def fork_into_cgroup(cgroup_dir: str) -> int:
         _api.PyOS_AfterFork_Child()
     else:
         _api.PyOS_AfterFork_Parent()
-    os.close(fd)  # in both: the child needs only the membership, not the fd
+    if fd >= 0:
+        os.close(fd)  # in both: the child needs only the membership, not the fd
     if pid < 0:
         raise OSError(err, os.strerror(err), cgroup_dir)
     return int(pid)

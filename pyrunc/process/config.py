@@ -34,10 +34,19 @@ class NamespacePlan:
     def has(self, kind: str) -> bool:
         return kind in self.new or any(t == kind for t, _, _ in self.join)
 
+    def one_stage(self) -> bool:
+        """Whether the init can be the runtime's own child, with no intermediate process (pyrunc.process.spawn):
+        no user namespace (new ones need their id maps written between two steps of the child; joined ones must
+        own everything made after them), no new time namespace and no pid namespace given by path (both apply to
+        children only: after unshare or setns, a fork). A new pid namespace comes with clone3 itself."""
+        if "user" in self.new or "time" in self.new:
+            return False
+        return not any(t in ("user", "pid", "time") for t, _, _ in self.join)
+
 
 class ProcessConfig:
     __slots__ = ("cgroup_clone_dir", "cgroup_join", "cgroup_paths", "cid", "console", "env", "extra_fds", "fifo_fd",
-                 "namespaces", "no_new_keyring", "no_pivot", "parent_pid", "seccomp", "spec")
+                 "namespaces", "no_new_keyring", "no_pivot", "one_stage", "parent_pid", "seccomp", "spec")
 
     def __init__(self, spec: "Spec", cid: str, namespaces: NamespacePlan, fifo_fd: int, env: list[str],
                  extra_fds: int = 0, console: "socket.socket | None" = None, no_pivot: bool = False,
@@ -57,6 +66,7 @@ class ProcessConfig:
         self.cgroup_join: list[str] = []  # v1 cgroup dirs the intermediate joins itself
         self.cgroup_clone_dir: str | None = None  # cgroup v2 dir the intermediate is forked into (linux.clone)
         self.parent_pid = parent_pid
+        self.one_stage = False  # set by spawn: the first child becomes the init itself (NamespacePlan.one_stage)
 
     def keep_fds(self, sock: "socket.socket") -> set[int]:
         keep = {sock.fileno(), self.fifo_fd, *range(3, 3 + self.extra_fds)}

@@ -323,6 +323,9 @@ def _init(cfg: "ProcessConfig") -> None:
     # EOF on the sync socket tells the parent set-up succeeded; `create` returns now. Our log lines went over it:
     # from here on they are dropped.
     sync.debug("init: closing the pipe to signal completion")
+    # One stage (pyrunc.process.intermediate): our parent is the runtime itself, and the death signal the set-up
+    # had must not outlive it: `create` exits right after this EOF, and the container keeps running.
+    prctl.set_pdeathsig(0)
     sock.close()
     _sock = None
 

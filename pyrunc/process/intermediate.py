@@ -4,6 +4,10 @@ Why a separate stage: CLONE_NEWPID (and CLONE_NEWTIME) only apply to the *childr
 them, and the init must be pid 1 of the new pid namespace. This process exists only for that fork; it exits as
 soon as the parent knows the init's pid, so no pyrunc process outlives `create` (the init is reparented to the
 parent, a child subreaper, and then to the caller when `create` exits).
+
+One stage (`cfg.one_stage`, see NamespacePlan.one_stage and pyrunc.process.spawn): when no user namespace, new
+time namespace or joined pid namespace is involved, the parent's clone3 already made this process pid 1 of the new
+pid namespace. The same steps run, without the fork: this process reports itself and goes on as the init.
 """
 
 import errno
@@ -55,7 +59,9 @@ def _stage(cfg: "ProcessConfig", sock: "_socket.socket") -> None:
     # Die with the parent (a killed `pyrunc create` must not leave us behind); re-check for the race where it
     # died before the prctl.
     prctl.set_pdeathsig(SIGKILL)
-    if os.getppid() != cfg.parent_pid:
+    # (As pid 1 of a new pid namespace, one stage, our parent is outside it and getppid() is 0: a parent that died
+    # before the prctl shows as EOF on the sync socket at our first message instead.)
+    if os.getppid() != (0 if cfg.one_stage and "pid" in cfg.namespaces.new else cfg.parent_pid):
         os._exit(1)
     # Hold only what the container may receive (stdio, preserved fds) and our own channels.
     proc.close_fds_except(cfg.keep_fds(sock))
@@ -129,7 +135,7 @@ def _stage(cfg: "ProcessConfig", sock: "_socket.socket") -> None:
 
     flags = 0
     for kind in plan.new:
-        if kind != "user":
+        if kind != "user" and not (kind == "pid" and cfg.one_stage):  # one stage: clone3 made it
             flags |= ns.NAMESPACES[kind][0]
     if flags:
         _set_step("create namespaces")
@@ -149,6 +155,11 @@ def _stage(cfg: "ProcessConfig", sock: "_socket.socket") -> None:
         finally:
             if in_userns:
                 prctl.set_dumpable(False)
+
+    if cfg.one_stage:
+        sync.debug(f"intermediate[{os.getpid()}]: nsexec container setup done: this process is the init")
+        sync.send(sock, Msg.INIT_PID, pid=os.getpid())
+        init_stage.main(cfg, sock)  # never returns
 
     _set_step("fork init")
     for f in (sys.stdout, sys.stderr):

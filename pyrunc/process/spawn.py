@@ -88,6 +88,7 @@ def spawn(cfg: "ProcessConfig | ExecConfig", parent: "ParentSide",
     intermediate (create/run), imported here: `exec` passes its own and never loads the container set-up code
     (pyrunc.process.init, rootfs.*: ~8 ms of imports). Either is imported before the fork (ARCHITECTURE rule 7).
     """
+    container = child is None  # create/run (a ProcessConfig), not exec
     if child is None:
         from pyrunc.process import intermediate
 
@@ -108,15 +109,26 @@ def spawn(cfg: "ProcessConfig | ExecConfig", parent: "ParentSide",
     clone_dir: str | None = getattr(cfg, "cgroup_clone_dir", None)
     placed: set[str] = set()
     inter = -1
-    if clone_dir is not None:
+    # One stage when the namespaces allow it (NamespacePlan.one_stage): the child clone3 makes is the init itself,
+    # born in the cgroup and, for a new pid namespace, as its pid 1. That spares a fork of this ~11 MB process
+    # (page tables and copy-on-write faults) and the round trip that reports the init's pid. Otherwise the
+    # intermediate enters the namespaces and forks the init (pyrunc.process.intermediate).
+    one_stage = container and cfg.namespaces.one_stage()  # type: ignore[union-attr]
+    if clone_dir is not None or one_stage:
         from pyrunc.linux import clone
 
+        if container:
+            cfg.one_stage = one_stage  # type: ignore[union-attr]  # before the fork: the child reads its copy
         try:  # born in the cgroup v2 directory: no cgroup.procs write (see pyrunc.linux.clone)
-            inter = clone.fork_into_cgroup(clone_dir)
-            placed.add(clone_dir)
+            inter = clone.fork_into_cgroup(clone_dir, new_pid_ns=one_stage and "pid" in cfg.namespaces.new)
+            if clone_dir is not None:
+                placed.add(clone_dir)
         except OSError:
             inter = -1  # ENOSYS, EPERM, ...: fork, and on_intermediate writes cgroup.procs
     if inter < 0:
+        one_stage = False
+        if container:
+            cfg.one_stage = False  # type: ignore[union-attr]  # two stages after all: the intermediate forks the init
         inter = os.fork()
     if inter == 0:  # pragma: no cover - child
         try:
@@ -125,7 +137,8 @@ def spawn(cfg: "ProcessConfig | ExecConfig", parent: "ParentSide",
         finally:
             child(cfg, csock)  # never returns
     csock.close()
-    LOG.write("debug", f"spawn: forked the intermediate stage, pid {inter}")
+    LOG.write("debug", f"spawn: forked the init, pid {inter} (one stage: no intermediate)" if one_stage else
+              f"spawn: forked the intermediate stage, pid {inter}")
     if cfg.console is not None:
         cfg.console.close()  # the init holds it now
         cfg.console = None
@@ -172,12 +185,16 @@ def spawn(cfg: "ProcessConfig | ExecConfig", parent: "ParentSide",
                 parent.on_map_request(int(fields["pid"]))
                 sync.send(psock, Msg.MAP_DONE)
             elif kind == Msg.INIT_PID:
-                init_pid = int(fields["pid"])
+                if one_stage:
+                    init_pid = inter  # our child is the init (its own pid may be 1 in its namespace)
+                    inter_alive = False
+                else:
+                    init_pid = int(fields["pid"])
+                    status = _reap(inter, block=True)
+                    inter_alive = False
+                    if status is not None and status != 0:
+                        raise InitError("intermediate", f"exited with {_describe_exit(status)}")
                 LOG.write("debug", f"spawn: the container process has pid {init_pid}")
-                status = _reap(inter, block=True)
-                inter_alive = False
-                if status is not None and status != 0:
-                    raise InitError("intermediate", f"exited with {_describe_exit(status)}")
                 parent.on_init_pid(init_pid)
             elif kind == Msg.MOUNT_REQUEST:
                 _send_mount_trees(psock, cfg, init_pid, fields.get("mounts"))

@@ -32,6 +32,12 @@ end; the intermediate drops it when it exits, so from then on an EOF at the pare
     create succeeds          ◀────────────────────────────────────────── EOF ─── close socket; wait exec.fifo
     cleanup, InitError       ◀──────────────────────── ERROR(step, errno, message, spec_path) ── _exit(255)
 
+One stage (pyrunc.process.spawn, when the namespaces need no second fork: no user namespace, no new time namespace,
+no pid namespace given by path): the parent's clone3 makes the init itself (in the cgroup, pid 1 of a new pid
+namespace). It runs the intermediate's column without the user namespace steps, reports INIT_PID for itself
+instead of forking, and goes on with the init's; the parent then knows the init as its own child and reaps no
+intermediate. The death signal set in the first column is cleared before the EOF.
+
 An EOF where a message was expected means the other side died: a child seeing it exits (the parent is gone, nothing
 will clean up after it otherwise); the parent turns it into an InitError naming the stage that vanished.
 """

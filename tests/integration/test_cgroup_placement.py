@@ -31,7 +31,7 @@ def _memberships(pid: int) -> dict[str, str]:
 VARIANTS = {
     "fast": "",
     "no-clone3": "import pyrunc.linux.clone as c\n"
-                 "def refuse(d):\n    raise OSError(38, 'Function not implemented')\n"
+                 "def refuse(d, **kw):\n    raise OSError(38, 'Function not implemented')\n"
                  "c.fork_into_cgroup = refuse\n",
     "no-tasks": "import pyrunc.cgroups.files as f\n_w = f.write\n"
                 "def write(d, name, value, **kw):\n"
