@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     class ParentSide(Protocol):
         """What the runtime does at each point of the handshake. Any exception aborts the container."""
 
-        def on_started(self, pid: int) -> None: ...          # the child starts up: idle-time work (imports)
-        def on_intermediate(self, pid: int, placed: frozenset[str]) -> None: ...  # cgroup apply + set, before GO
+        def on_started(self, pid: int) -> None: ...          # the child starts up: cgroup limits, idle-time work
+        def on_intermediate(self, pid: int, placed: frozenset[str]) -> None: ...  # cgroup placement, before GO
         def on_map_request(self, pid: int) -> None: ...      # write uid_map/gid_map of a new user namespace
         def on_init_pid(self, pid: int) -> None: ...         # save the pid (so `delete --force` finds it)
         def on_hooks(self, pid: int) -> dict[str, Any]: ...  # prestart + createRuntime; returns the hook state
