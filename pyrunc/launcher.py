@@ -39,8 +39,8 @@ def package_dir() -> str:
 
 
 def cache_path(python: str) -> str:
-    """Where the code cache for `python` lives: the package's __pycache__, one file per interpreter (two
-    virtualenvs over one checkout, as in the repository's worktrees, each get their own)."""
+    """Where the code cache for `python` lives: the package's __pycache__, one file per interpreter binary (a
+    virtualenv's python resolves to the interpreter it was made from, whose standard library the cache holds)."""
     import hashlib
 
     digest = hashlib.sha256(os.path.realpath(python).encode()).hexdigest()[:12]
