@@ -353,7 +353,7 @@ def _main(argv: list[str]) -> int:
             # No cyclic garbage collection while setting up a container: a collection walks every object (the
             # imports alone trigger dozens), and in the forked children it would write to every object's header,
             # copying the whole inherited heap. A foreground `run`/`exec` turns it back on to wait
-            # (pyrunc.runtime.container.collect_again). Nor in a command that ends with `_exit`: what a collection
+            # (pyrunc.runtime.handoff.collect_again). Nor in a command that ends with `_exit`: what a collection
             # would free goes with the process (~1% of `list`'s time).
             gc.disable()
         if cmd in SETUP and _code_cache:

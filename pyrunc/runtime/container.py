@@ -8,12 +8,12 @@ process model (`pyrunc.process.spawn`). Any failure after the reservation kills 
 runs poststop hooks (lifecycle step 12 of runtime-spec: the container is destroyed) and removes the state dir.
 """
 
-import errno
 import os
 from _signal import SIGKILL
 
-from pyrunc.errors import ContainerNotExist, PyruncError, SyscallError, UsageError
+from pyrunc.errors import ContainerNotExist, PyruncError, UsageError
 from pyrunc.runtime import state as statestore
+from pyrunc.runtime.handoff import check_extra_fds, collect_again, connect_console, send_pidfd, write_pid_file
 from pyrunc.runtime.state import CREATED, CREATING, STOPPED, State
 
 TYPE_CHECKING = False
@@ -25,15 +25,6 @@ if TYPE_CHECKING:
 # This module imports no logging, socket, dataclasses or process code at the top; `create`/`run` import what they
 # need inside, and what only some configs need (a terminal, hooks, seccomp) only for those configs. `_signal` is
 # the C module behind `signal` (which builds enums: ~4 ms).
-
-
-def collect_again() -> None:
-    """Before a long foreground wait (`run`, `exec`): turn garbage collection back on (pyrunc.cli.main turned it
-    off for the set-up), with what exists now frozen out of every future collection."""
-    import gc
-
-    gc.freeze()
-    gc.enable()
 
 
 def _log() -> "Any":
@@ -95,73 +86,10 @@ def _listen_fds() -> int:
     return max(n, 0)
 
 
-def check_extra_fds(listen: int, preserve: int) -> None:
-    from pyrunc.linux import proc
-
-    if preserve < 0:
-        raise UsageError(f"--preserve-fds: invalid value {preserve}")
-    for fd in range(3, 3 + listen + preserve):
-        if not proc.fd_is_open(fd):
-            what = "LISTEN_FDS" if fd < 3 + listen else "--preserve-fds"
-            raise UsageError(f"{what}: fd {fd} is not open")
-
-
-def connect_console(path: str) -> "socket.socket":
-    import socket
-
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    try:
-        s.connect(path)
-    except OSError as e:
-        s.close()
-        raise SyscallError("connect", e.errno or errno.ECONNREFUSED, path=path, detail="--console-socket") from None
-    return s
-
-
-def write_pid_file(path: str, pid: int) -> None:
-    """`--pid-file`: written atomically (tmp + rename): a reader (containerd's shim) never sees it half-written."""
-    path = os.path.abspath(path)
-    d, base = os.path.split(path)
-    tmp = os.path.join(d, f".{base}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-        try:
-            os.write(fd, str(pid).encode())
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except OSError as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise SyscallError("write pid file", e.errno or errno.EIO, path=path) from None
-
-
 def _hook_state(st: State, status: str, pid: int | None) -> "dict[str, Any]":
     from pyrunc.runtime.hookstate import state_for_hooks
 
     return state_for_hooks(st.id, status, pid, st.bundle, st.annotations)
-
-
-def send_pidfd(path: str, pid: int) -> None:
-    """`--pidfd-socket`: send a pidfd of the init over the socket (same framing as the console socket)."""
-    import socket
-
-    from pyrunc.linux import proc, pty
-
-    pidfd = proc.pidfd_open(pid)
-    try:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        try:
-            s.connect(path)
-            pty.send_fd(s, pidfd, "pidfd")
-        except OSError as e:
-            raise SyscallError("send pidfd", e.errno or errno.EIO, path=path, detail="--pidfd-socket") from None
-        finally:
-            s.close()
-    finally:
-        os.close(pidfd)
 
 
 # --------------------------------------------------------------------------------------------- parent side

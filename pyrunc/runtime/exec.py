@@ -355,7 +355,7 @@ class _ExecParent:
         if self.spec.process is not None and self.spec.process.oom_score_adj is not None:
             proc.write_oom_score_adj(pid, self.spec.process.oom_score_adj)
         if self.opts.pidfd_socket:
-            from pyrunc.runtime.container import send_pidfd
+            from pyrunc.runtime.handoff import send_pidfd
 
             send_pidfd(self.opts.pidfd_socket, pid)
         if self.tty_sock is not None:
@@ -424,7 +424,7 @@ def _kill_child(pid: int) -> None:
 def _exec(root: str, cid: str, opts: ExecOptions) -> int:
     from pyrunc.linux import proc
     from pyrunc.process.config import ExecConfig
-    from pyrunc.runtime.container import check_extra_fds, connect_console, write_pid_file
+    from pyrunc.runtime.handoff import check_extra_fds, connect_console, write_pid_file
     from pyrunc.spec.model import Spec
 
     check_extra_fds(0, opts.preserve_fds)
@@ -499,7 +499,7 @@ def _exec(root: str, cid: str, opts: ExecOptions) -> int:
         if opts.detach:
             return 0
         assert parent.relay is not None
-        from pyrunc.runtime.container import collect_again
+        from pyrunc.runtime.handoff import collect_again
 
         collect_again()
         return parent.relay.wait()
