@@ -32,49 +32,23 @@ __all__ = [
 ]
 
 
-# The `_type_` codes are struct-module format characters, as in ctypes/__init__.py.
-class c_char(_SimpleCData):
-    _type_ = "c"
+def _simple(name: str, code: str) -> type:
+    """A C scalar type: a `_SimpleCData` subclass whose `_type_` is a struct-module format character, as each
+    one in ctypes/__init__.py."""
+    return type(name, (_SimpleCData,), {"_type_": code, "__module__": __name__})
 
 
-class c_ushort(_SimpleCData):
-    _type_ = "H"
-
-
-class c_int(_SimpleCData):
-    _type_ = "i"
-
-
-class c_uint(_SimpleCData):
-    _type_ = "I"
-
-
-class c_long(_SimpleCData):
-    _type_ = "l"
-
-
-class c_ulong(_SimpleCData):
-    _type_ = "L"
-
-
-class c_longlong(_SimpleCData):
-    _type_ = "q"
-
-
-class c_ulonglong(_SimpleCData):
-    _type_ = "Q"
-
-
-class c_char_p(_SimpleCData):
-    _type_ = "z"  # NUL-terminated char *: bytes or None in, bytes out
-
-
-class c_void_p(_SimpleCData):
-    _type_ = "P"
-
-
-class py_object(_SimpleCData):
-    _type_ = "O"
+c_char = _simple("c_char", "c")
+c_ushort = _simple("c_ushort", "H")
+c_int = _simple("c_int", "i")
+c_uint = _simple("c_uint", "I")
+c_long = _simple("c_long", "l")
+c_ulong = _simple("c_ulong", "L")
+c_longlong = _simple("c_longlong", "q")
+c_ulonglong = _simple("c_ulonglong", "Q")
+c_char_p = _simple("c_char_p", "z")  # NUL-terminated char *: bytes or None in, bytes out
+c_void_p = _simple("c_void_p", "P")
+py_object = _simple("py_object", "O")
 
 
 # Fixed-width aliases, chosen by size as ctypes does (on Linux: int is 32 bits; long is 64 bits on LP64).
