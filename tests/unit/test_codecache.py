@@ -8,6 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from pyrunc import codecache, launcher
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,6 +44,15 @@ def make_package(tmp_path: Path) -> Path:
     return pkg
 
 
+@pytest.fixture
+def toy(tmp_path: Path) -> tuple[Path, Path]:
+    """(the toy package, a cache written for it)."""
+    pkg = make_package(tmp_path)
+    cache = tmp_path / "cache.bin"
+    write_cache(cache, pkg)
+    return pkg, cache
+
+
 IMPORT_TOY = """
     from pyrunc import codecache
     ok = codecache.install(sys.argv[1] if len(sys.argv) > 1 else CACHE)
@@ -56,10 +67,8 @@ IMPORT_TOY = """
 """
 
 
-def test_modules_load_from_the_cache_with_their_usual_attributes(tmp_path: Path) -> None:
-    pkg = make_package(tmp_path)
-    cache = tmp_path / "cache.bin"
-    write_cache(cache, pkg)
+def test_modules_load_from_the_cache_with_their_usual_attributes(toy: tuple[Path, Path]) -> None:
+    pkg, cache = toy
     out = run_py(f"CACHE = {str(cache)!r}\n" + textwrap.dedent(IMPORT_TOY), str(pkg.parent))
     assert out["ok"] is True
     assert out["value"] == "one:two"
@@ -70,10 +79,8 @@ def test_modules_load_from_the_cache_with_their_usual_attributes(tmp_path: Path)
     assert f'File "{pkg / "sub" / "deep.py"}", line 2, in where' in out["tb"], out["tb"]
 
 
-def test_an_edited_module_is_imported_from_its_source(tmp_path: Path) -> None:
-    pkg = make_package(tmp_path)
-    cache = tmp_path / "cache.bin"
-    write_cache(cache, pkg)
+def test_an_edited_module_is_imported_from_its_source(toy: tuple[Path, Path]) -> None:
+    pkg, cache = toy
     (pkg / "two.py").write_text("VALUE = 'edited two'\n")
     out = run_py(f"CACHE = {str(cache)!r}\n" + textwrap.dedent(IMPORT_TOY), str(pkg.parent))
     assert out["value"] == "one:edited two"
@@ -81,10 +88,8 @@ def test_an_edited_module_is_imported_from_its_source(tmp_path: Path) -> None:
     assert out["mods"]["toypkg.one"] == "CodeCache"
 
 
-def test_unusable_caches_are_ignored(tmp_path: Path) -> None:
-    pkg = make_package(tmp_path)
-    good = tmp_path / "cache.bin"
-    write_cache(good, pkg)
+def test_unusable_caches_are_ignored(toy: tuple[Path, Path], tmp_path: Path) -> None:
+    pkg, good = toy
     data = good.read_bytes()
     cases = {
         "missing": None,
@@ -106,10 +111,8 @@ def test_unusable_caches_are_ignored(tmp_path: Path) -> None:
             assert set(out["mods"].values()) == {"SourceFileLoader"}, (name, out["mods"])
 
 
-def test_a_module_that_does_not_compile_is_left_to_the_usual_import(tmp_path: Path) -> None:
-    pkg = make_package(tmp_path)
-    cache = tmp_path / "cache.bin"
-    write_cache(cache, pkg)
+def test_a_module_that_does_not_compile_is_left_to_the_usual_import(toy: tuple[Path, Path]) -> None:
+    pkg, cache = toy
     out = run_py(f"""
         from pyrunc import codecache
         codecache.install({str(cache)!r})
@@ -121,11 +124,9 @@ def test_a_module_that_does_not_compile_is_left_to_the_usual_import(tmp_path: Pa
     assert out["error"] == str(pkg / "broken.py")
 
 
-def test_forked_children_stop_using_it(tmp_path: Path) -> None:
+def test_forked_children_stop_using_it(toy: tuple[Path, Path]) -> None:
     """After a fork the cache's fd is closed and its finder gone (no runtime fd may reach the container)."""
-    pkg = make_package(tmp_path)
-    cache = tmp_path / "cache.bin"
-    write_cache(cache, pkg)
+    pkg, cache = toy
     out = run_py(f"""
         import os
         from pyrunc import codecache
