@@ -195,10 +195,11 @@ def test_kill_sigkill_of_a_pidns_init_is_hot_too(live_root: tuple[str, int]) -> 
 # ------------------------------------------------------------------------- create, run, exec: the runtime side
 
 # Never imported by the runtime side of create/run/start/exec/delete (bench/README.md "create, run, exec"): each
-# costs 1 to 10 ms, or pulls in modules that do (dataclasses: inspect, ast, dis; logging: traceback, threading).
+# costs 1 to 10 ms, or pulls in modules that do (dataclasses: inspect, ast, dis; logging: traceback, threading;
+# ctypes: its __init__ defines every C type, pyrunc.linux.cabi only the few it uses).
 RUNTIME_HEAVY = (
     "dataclasses", "typing", "logging", "inspect", "ast", "socket", "signal", "shutil", "json", "re", "enum",
-    "ctypes.util", "platform", "subprocess", "tempfile", "threading", "__future__", "contextlib", "importlib",
+    "ctypes", "platform", "subprocess", "tempfile", "threading", "__future__", "contextlib", "importlib",
     "selectors", "termios", "tty",
 )
 # Imported only for the configs that use them (a terminal, hooks, seccomp, sysctls, tmpcopyup, id mappings).
