@@ -112,6 +112,13 @@ def load(path: str) -> CodeCache | None:
         fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
     except OSError:
         return None
+    if fd < 3:
+        # Called with a closed stdin/stdout/stderr: the file must not take its place (`run` relays fd 0 into the
+        # container), so it moves above them for as long as it stays open.
+        import fcntl
+
+        low, fd = fd, fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+        posix.close(low)
     cache = None
     try:
         n = len(MAGIC)

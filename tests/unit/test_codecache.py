@@ -167,3 +167,17 @@ def test_the_package_cache_covers_pyrunc_and_the_launcher_names_it(tmp_path: Pat
                for p in (REPO / "pyrunc").rglob("*.py")}
     assert pyfiles <= names, pyfiles - names
     assert codecache.STDLIB  # and the standard modules it lists are in (when not frozen)
+
+
+def test_the_cache_never_takes_a_standard_fd(toy: tuple[Path, Path]) -> None:
+    """Run with stdin closed, the cache's fd must not become fd 0 (`run` relays fd 0 to the container)."""
+    pkg, cache = toy
+    out = run_py(f"""
+        import os
+        os.close(0)
+        from pyrunc import codecache
+        codecache.install({str(cache)!r})
+        import toypkg.one
+        print(json.dumps({{"fd": sys.meta_path[0].fd, "zero_open": os.path.exists("/proc/self/fd/0")}}))
+    """, str(pkg.parent))
+    assert out["fd"] >= 3 and out["zero_open"] is False, out
