@@ -261,6 +261,7 @@ def main(argv: list[str] | None = None, *, quick_exit: bool = False, code_cache:
     global _quick_exit, _code_cache
     _quick_exit = quick_exit
     _code_cache = code_cache
+    _hold_closed_stdio()
     code = _main(sys.argv[1:] if argv is None else argv)
     if quick_exit and _command in QUICK_EXIT:
         _exit_now(code)
@@ -281,6 +282,35 @@ SETUP = frozenset({"create", "run", "exec"})
 _command = ""  # the command main() ran
 _quick_exit = False  # main()'s quick_exit
 _code_cache: str | None = None  # main()'s code_cache
+
+
+def _hold_closed_stdio() -> None:
+    """Started with fd 0, 1 or 2 closed: put /dev/null there, close-on-exec, for this process's lifetime.
+
+    Otherwise the next file or socket the runtime opens lands on that number, where the init (which keeps fds
+    0-2 for the container), a hook or `run`'s relay would take it for stdio: a log or state file as the
+    container's stderr. Close-on-exec, so every execve closes it again: the container and the hooks find the fd
+    closed, as with runc. CPython left sys.stdout/sys.stderr None for such an fd; they now write to /dev/null.
+    Three fstat calls when nothing is closed."""
+    import posix
+
+    for fd in (0, 1, 2):
+        try:
+            posix.fstat(fd)
+            continue
+        except OSError:
+            pass
+        try:
+            null = posix.open("/dev/null", posix.O_RDWR | posix.O_CLOEXEC)
+        except OSError:
+            return
+        if null != fd:
+            posix.dup2(null, fd, False)
+            posix.close(null)
+        if fd == 1 and sys.stdout is None:
+            sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+        elif fd == 2 and sys.stderr is None:
+            sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
 
 
 def _exit_now(code: int) -> None:
