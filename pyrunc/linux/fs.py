@@ -109,6 +109,22 @@ def eaccess(path: str, mode: int) -> int:
     return 0
 
 
+RENAME_EXCHANGE = 2
+
+
+def exchange(a: str, b: str) -> bool:
+    """renameat2(a, b, RENAME_EXCHANGE): swap the two names atomically. False when this kernel or file system
+    cannot (or `b` does not exist yet), for the caller to rename instead; other errors raise OSError."""
+    cabi.set_errno(0)
+    if libc.renameat2(cabi.c_int(AT_FDCWD), fsencode(a), cabi.c_int(AT_FDCWD), fsencode(b),
+                      cabi.c_uint(RENAME_EXCHANGE)) == 0:
+        return True
+    err = cabi.get_errno()
+    if err in (errno.ENOENT, errno.EINVAL, errno.ENOSYS, errno.EXDEV, errno.EPERM, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), b)
+
+
 class _Statfs(cabi.Structure):
     # struct statfs on 64-bit glibc (__fsword_t is long)
     _fields_ = [("f_type", cabi.c_long), ("f_bsize", cabi.c_long), ("f_blocks", cabi.c_ulong),

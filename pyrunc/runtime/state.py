@@ -30,6 +30,7 @@ Status is never trusted from the file alone (ARCHITECTURE rule 10, SECURITY rule
 """
 
 import posix
+import sys
 import time
 
 from pyrunc import SPEC_VERSION, quickjson
@@ -224,6 +225,19 @@ def reserve(root: str, cid: str) -> str:
     return path
 
 
+def _replace(tmp: str, target: str) -> None:
+    """rename(tmp, target), or, where the C-call layer is loaded anyway (create, run, exec; `state`, `kill` and
+    `start` never load it), an atomic exchange of the two names and an unlink of the old file. Why: ext4
+    (auto_da_alloc) starts writing back a file renamed over an existing one: ~0.2 ms a save, with stalls of several
+    milliseconds, on the reference VM (create and run save state.json over itself three times); exchange + unlink
+    ~0.04 ms. Either way a reader opens the complete old file or the complete new one."""
+    fs = sys.modules.get("pyrunc.linux.fs")
+    if fs is not None and fs.exchange(tmp, target):
+        posix.unlink(tmp)  # now the old content
+        return
+    posix.replace(tmp, target)
+
+
 def _write_atomic(d: str, name: str, data: bytes) -> None:
     """Temp file in the same directory, then rename: a reader never sees half a file (see the module doc). The
     file gets the directory's owner (root working on another user's container keeps it theirs): `scan` reads
@@ -242,7 +256,7 @@ def _write_atomic(d: str, name: str, data: bytes) -> None:
                 view = view[posix.write(fd, view) :]
         finally:
             posix.close(fd)
-        posix.replace(tmp, f"{d}/{name}")
+        _replace(tmp, f"{d}/{name}")
     except OSError as e:
         # A full or read-only state root: a clean one-line error, and no half-written temp file left behind.
         try:

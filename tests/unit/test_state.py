@@ -275,3 +275,20 @@ def test_config_mentions_answers_from_the_text_and_reads_once(tmp_path: Path) ->
     st = state.load(root, "quoted")
     assert st.config and st.config_mentions("anything")  # parsed already: the caller looks at it
     assert state.State(id="x", bundle="/b").config_mentions("poststart")  # never saved: nothing to read
+
+
+def test_saves_exchange_names_where_the_c_layer_is_loaded(tmp_path: Path) -> None:
+    """create/run/exec (pyrunc.linux.fs loaded) replace state.json by RENAME_EXCHANGE + unlink (ext4 flushes a file
+    renamed over another): same content, no temp file left, and a first save (nothing to exchange with) renames."""
+    import pyrunc.linux.fs  # noqa: F401  (what create/run/exec have loaded)
+    from pyrunc.runtime import state as store
+
+    d = tmp_path / "c1"
+    d.mkdir()
+    store._write_atomic(str(d), "state.json", b'{"v":1}')
+    assert (d / "state.json").read_bytes() == b'{"v":1}'
+    ino = (d / "state.json").stat().st_ino
+    store._write_atomic(str(d), "state.json", b'{"v":2}')
+    assert (d / "state.json").read_bytes() == b'{"v":2}'
+    assert (d / "state.json").stat().st_ino != ino  # a new file took the name
+    assert sorted(p.name for p in d.iterdir()) == ["state.json"]
