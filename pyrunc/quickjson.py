@@ -3,8 +3,8 @@
 `import json` imports `re` (json.decoder's regexes) and costs ~8 ms: most of what `pyrunc state` would otherwise
 take above the bare interpreter start. `_json` (the C half of the `json` package) is a ~0.3 ms import and does the
 real work for `json` anyway: its scanner and encoder are built here the way json.decoder/json.encoder build them,
-so the results are those of `json.loads` / `json.dumps` (tests/unit/test_perf_imports.py compares them). Error
-paths may import `json` (the C scanner raises json.JSONDecodeError, a ValueError).
+so the results are those of `json.loads` / `json.dumps` (tests/unit/test_perf_imports.py compares them). Every
+malformed document raises ValueError (see `scan`: the C scanner alone does not manage to).
 
 Only `dumps(..., indent=N)` is pure Python (the C encoder of 3.11 has no indentation): it is used for the small
 documents `state` prints, and anything unusual in them (floats, non-str keys) goes to the real `json.dumps`.
@@ -38,14 +38,27 @@ class _DecoderSettings:
 _scan = _json.make_scanner(_DecoderSettings())
 
 
+def scan(scanner: "Any", s: str, start: int) -> "tuple[Any, int]":
+    """Run a `_json` scanner from `start`: (value, end). Every malformed document raises ValueError.
+
+    Why not just call it: where a value is missing the scanner raises StopIteration, and everywhere else (an
+    unterminated string, a missing ':' or ',', a truncated object) it raises json.decoder.JSONDecodeError, a class
+    it looks up in sys.modules without importing it. With `json` not imported (the point of this module) it finds
+    none and returns without any exception set, which Python turns into SystemError: a truncated state.json made
+    `state`, `list` and `delete --force` fail with "internal error" instead of skipping or repairing it."""
+    try:
+        return scanner(s, start)  # type: ignore[no-any-return]
+    except StopIteration as e:
+        raise ValueError(f"Expecting value: char {e.value}") from None
+    except SystemError:
+        raise ValueError(f"malformed JSON (after char {start})") from None
+
+
 def loads(data: str | bytes) -> "Any":
     """`json.loads` for UTF-8 bytes or str. Raises ValueError on malformed input."""
     s = data.decode("utf-8") if isinstance(data, bytes) else data
     start = len(s) - len(s.lstrip(_WS))
-    try:
-        obj, end = _scan(s, start)
-    except StopIteration as e:
-        raise ValueError(f"Expecting value: char {e.value}") from None
+    obj, end = scan(_scan, s, start)
     if s[end:].strip(_WS):
         raise ValueError(f"Extra data: char {end}")
     return obj

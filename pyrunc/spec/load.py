@@ -19,6 +19,7 @@ import math
 import os
 import stat
 
+from pyrunc import quickjson
 from pyrunc.errors import PyruncError, SpecError
 from pyrunc.spec import schema
 from pyrunc.spec.model import Process, Spec
@@ -106,7 +107,7 @@ def _scan_strict(text: str, object_pairs_hook: Any) -> Any:
     C scanner `json` itself uses, without importing `json` (see pyrunc.quickjson). Raises ValueError (or
     StopIteration, RecursionError) on anything json.loads would refuse."""
     start = len(text) - len(text.lstrip(_JSON_SPACE))
-    doc, end = _json.make_scanner(_StrictSettings(object_pairs_hook))(text, start)
+    doc, end = quickjson.scan(_json.make_scanner(_StrictSettings(object_pairs_hook)), text, start)
     if text[end:].strip(_JSON_SPACE):
         raise ValueError("extra data")
     return doc

@@ -522,3 +522,33 @@ def test_quick_exit_leaves_exit_work_to_the_interpreter(tmp_path: Path, register
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stdout == ("main returned\nexit work ran\n" if register else "")
+
+
+# Malformed JSON of every kind the C scanner reports (a missing value, a truncated object, an unterminated string,
+# a missing ':' or ',', a bad escape, a control character, extra data).
+MALFORMED = ['', '{', '{"a": 1, ', '{"a" 1}', '{"a": 1 "b": 2}', '["x', '"\\q"', '"a\x01"', '[1,]', '{"a": 1}}',
+             '{"a": tru}', '[1 2]', '{"a": [1, {"b": ']
+
+
+def test_malformed_json_raises_value_error_without_json_imported() -> None:
+    """Without `json` imported (the hot paths), the `_json` scanner cannot raise json.JSONDecodeError and used to
+    leave a SystemError ("internal error" from state, list, delete and create): quickjson.loads and the config
+    loader must turn every malformed document into their own errors, in a `python -I -S` that never imported json."""
+    code = (
+        "import sys\nsys.path.insert(0, sys.argv[1])\n"
+        "from pyrunc import quickjson\nfrom pyrunc.spec.load import parse_json\nfrom pyrunc.errors import SpecError\n"
+        "docs = eval(sys.argv[2])\nout = []\n"
+        "for d in docs:\n"
+        "    assert 'json' not in sys.modules and 'json.decoder' not in sys.modules\n"
+        "    try:\n        quickjson.loads(d)\n        out.append('parsed')\n"
+        "    except ValueError:\n        out.append('ValueError')\n"
+        "for d in docs:\n"
+        "    try:\n        parse_json(d.encode(), 'config.json')\n        out.append('parsed')\n"
+        "    except SpecError as e:\n"
+        "        out.append('SpecError' if str(e).startswith('config.json: ') else str(e))\n"
+        "print(' '.join(out))\n"
+    )
+    p = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(REPO), repr(MALFORMED)], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["ValueError"] * len(MALFORMED) + ["SpecError"] * len(MALFORMED)
