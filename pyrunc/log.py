@@ -44,7 +44,13 @@ class RuncLog:
         if path:
             # runc opens the log O_CREATE|O_WRONLY|O_APPEND|O_SYNC, 0644, and always creates it: containerd says
             # "unable to retrieve OCI runtime error" when the file is missing.
-            self._fd = posix.open(path, posix.O_CREAT | posix.O_WRONLY | posix.O_APPEND | posix.O_CLOEXEC, 0o644)
+            try:
+                self._fd = posix.open(path, posix.O_CREAT | posix.O_WRONLY | posix.O_APPEND | posix.O_CLOEXEC, 0o644)
+            except OSError as e:
+                from pyrunc.errors import PyruncError
+
+                # runc's wording (Go's *PathError), on stderr: the log file is what failed.
+                raise PyruncError(f"open {path}: {(e.strerror or 'error').lower()}") from None
 
     @staticmethod
     def _now() -> str:

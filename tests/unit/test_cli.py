@@ -81,6 +81,15 @@ def test_log_file_created_even_on_success(tmp_path: Path) -> None:
     assert p.returncode == 0 and log.exists()
 
 
+def test_log_file_that_cannot_be_opened(tmp_path: Path) -> None:
+    """One line on stderr in runc's words, exit 1 (not an internal error)."""
+    missing = tmp_path / "no-such-dir" / "log.json"
+    p = pyrunc("--root", str(tmp_path), "--log", str(missing), "state", "nope")
+    assert p.returncode == 1, p.stderr
+    assert p.stderr.strip().splitlines()[-1].endswith(f'msg="open {missing}: no such file or directory"'), p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+
+
 def test_bad_log_format(tmp_path: Path) -> None:
     p = pyrunc("--log-format", "xml", "list")
     assert p.returncode == 1 and "invalid log-format" in p.stderr
