@@ -69,6 +69,15 @@ FIELDS = (
 PARTS = {"config": CONFIG_FILE, "cgroup": CGROUP_FILE}
 
 
+# The JSON type of each field as save() writes it (State.from_dict refuses anything else).
+_FIELD_TYPES: "dict[str, type]" = {
+    "id": str, "bundle": str, "rootfs": str, "pid": int, "pid_start": int, "created": str, "owner": str,
+    "annotations": dict, "oci_version": str, "status_hint": str, "extra": dict, "cgroup": dict, "config": dict,
+}
+_MAY_BE_NULL = frozenset({"annotations", "extra", "cgroup", "config"})
+_STATUSES = frozenset({CREATING, CREATED, RUNNING, PAUSED, STOPPED})
+
+
 class _Part:
     """A State field kept in its own file of the container's directory and read on first use (module doc)."""
 
@@ -158,6 +167,22 @@ class State:
 
     @classmethod
     def from_dict(cls, d: "dict[str, Any]") -> "State":
+        """The state save() wrote. Every field must have the type save() gives it, else ValueError (a damaged file:
+        `list` skips it, `delete --force` cleans up from what else the directory names): a `"pid": null` or a
+        number where a name belongs must not reach the code that signals processes or formats the output."""
+        if type(d) is not dict:
+            raise ValueError("not an object")
+        for key, value in d.items():
+            want = _FIELD_TYPES.get(key)
+            if want is not None and type(value) is not want and not (value is None and key in _MAY_BE_NULL):
+                raise ValueError(f"{key}: expected {want.__name__}, got {type(value).__name__}")
+        if d.get("pid", 0) < 0 or d.get("pid_start", 0) < 0:
+            raise ValueError("negative pid")
+        if d.get("status_hint", CREATING) not in _STATUSES:
+            raise ValueError(f"status_hint: unknown status {d['status_hint']!r}")
+        annotations = d.get("annotations") or {}
+        if not all(type(k) is str and type(v) is str for k, v in annotations.items()):
+            raise ValueError("annotations: expected string values")
         try:
             return cls(**d)  # what save() wrote: exactly (a subset of) the keyword arguments
         except TypeError:  # a key this version does not know
@@ -325,6 +350,9 @@ def load(root: str, cid: str) -> State:
         raise ContainerNotExist(cid)
     try:
         st = State.from_dict(quickjson.loads(raw))
+        if st.id != cid:
+            # Every path of a container is built from its id: one naming another directory must not be used.
+            raise ValueError(f"it names container {st.id!r}")
     except (ValueError, TypeError, AttributeError, KeyError) as e:
         from pyrunc.errors import CorruptState
 
@@ -522,6 +550,8 @@ def scan(root: str, *, live: bool = True) -> "Iterator[tuple[State, str, int]]":
                 st = from_dict(loads(raw))
             except (ValueError, TypeError):
                 continue
+            if st.id != cid:
+                continue  # damaged: it names another container (load() refuses it too)
             st._dir = _join(root, cid)
             yield st, _status(st, f"{cid}/{FIFO_NAME}", root_fd) if live else "", uid
     finally:

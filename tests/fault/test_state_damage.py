@@ -53,6 +53,34 @@ def test_delete_force_with_a_corrupt_state_file(pyrunc: Runtime, sleeper: Path, 
         force_cleanup(pid, cid)
 
 
+# A well-formed state.json with a field of the wrong type or value (a bit flip, a hand edit): these used to reach
+# the code that compares pids or formats `list` ("internal error: TypeError"), and `delete --force` left everything.
+FIELD_DAMAGE = {"pid-null": ("pid", None), "pid-string": ("pid", "12"), "id-other": ("id", "../elsewhere"),
+                "status-unknown": ("status_hint", "zombie"), "annotations-list": ("annotations", [1]),
+                "created-number": ("created", 5)}
+
+
+@pytest.mark.parametrize("damage", sorted(FIELD_DAMAGE))
+def test_delete_force_with_a_damaged_field(pyrunc: Runtime, sleeper: Path, world: Path, damage: str) -> None:
+    cid = uniq("field")
+    assert pyrunc.run(sleeper, cid, "-d").returncode == 0
+    pid = pyrunc.state(cid)["pid"]  # type: ignore[index]
+    path = pyrunc.root / cid / "state.json"
+    st = json.loads(path.read_text())
+    key, value = FIELD_DAMAGE[damage]
+    st[key] = value
+    path.write_text(json.dumps(st))
+    try:
+        for verb in (("state", cid), ("list",), ("kill", cid, "KILL"), ("ps", cid)):
+            no_crash([pyrunc(*verb)])
+        d = pyrunc.delete(cid)
+        assert d.returncode == 0, d.stderr
+        assert wait_until(lambda: not pid_alive(pid), timeout=10), "delete --force left the container running"
+        assert_clean(pyrunc, cid, world)
+    finally:
+        force_cleanup(pid, cid)
+
+
 def test_state_naming_another_process_is_never_signalled(pyrunc: Runtime, sleeper: Path, world: Path) -> None:
     """pid reuse: state.json names a live host process (same pid, other start time). `kill`, `kill --all`-less
     SIGKILL and `delete --force` must treat the container as stopped and leave that process alone."""
