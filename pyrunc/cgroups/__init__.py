@@ -90,8 +90,38 @@ def manager_for(cgroups_path: str | None, container_id: str, *, systemd: bool = 
     return V1Manager(dirs, mounts, rootless=rootless)
 
 
+def _inside_mount(path: object, mount: object) -> bool:
+    """`path` is an absolute, normalised directory at or below the absolute `mount` (where a cgroup can be)."""
+    if not (isinstance(path, str) and isinstance(mount, str) and path.startswith("/") and mount.startswith("/")):
+        return False
+    if any(part in ("", ".", "..") for part in path.split("/")[1:]):
+        return False
+    return path == mount or path.startswith(mount.rstrip("/") + "/")
+
+
+def check_saved(d: "Any") -> None:
+    """Raise CorruptState unless `d` has the shape a manager's `to_state()` saves (a damaged cgroup.json must give
+    a clean error, and `delete --force` its recovery from the id, never a KeyError deep in a manager)."""
+    mode = d.get("mode") if isinstance(d, dict) else None
+    pairs: list[tuple[object, object]] = []  # (directory, the mount it must be in)
+    if mode == "v2":
+        pairs = [(d.get("dir"), d.get("mountpoint"))]
+    elif mode in ("v1", "hybrid"):
+        dirs, mounts = d.get("dirs"), d.get("mounts")
+        if isinstance(dirs, dict) and isinstance(mounts, dict) and dirs and dirs.keys() == mounts.keys():
+            pairs = [(dirs[c], mounts[c]) for c in dirs]
+            if mode == "hybrid":
+                pairs.append((d.get("unified"), d.get("unified_mount")))
+    if not pairs or not all(_inside_mount(path, mount) for path, mount in pairs):
+        from pyrunc.errors import CorruptState
+
+        what = "" if mode in ("v1", "v2", "hybrid") else f": unknown cgroup manager state (mode {mode!r})"
+        raise CorruptState(f"corrupt cgroup.json in the container's state directory{what}")
+
+
 def manager_from_state(d: "dict[str, Any]") -> "CgroupManager":
     """Rebuild a container's manager from what its `to_state()` saved (cheap: no mountinfo read)."""
+    check_saved(d)
     mode = d.get("mode")
     if mode == "v2":
         from pyrunc.cgroups.v2 import V2Manager
@@ -113,6 +143,7 @@ def manager_from_state(d: "dict[str, Any]") -> "CgroupManager":
 def saved_paths(d: "dict[str, Any]") -> dict[str, str]:
     """`manager_from_state(d).paths()` (controller -> directory, "" for the cgroup2 one) read straight from the saved
     state: `exec` needs only these, and the v1/v2/hybrid manager modules are ~2 ms of its imports."""
+    check_saved(d)
     mode = d.get("mode")
     if mode == "v2":
         return {"": d["dir"]}
@@ -154,8 +185,9 @@ def remove_if_empty(d: "dict[str, Any]") -> bool:
     devices directory).
     """
     try:
+        check_saved(d)  # never an rmdir of a damaged (relative, foreign) path: the manager's error path reports it
         dirs = _saved_dirs(d)
-    except (KeyError, TypeError, AttributeError):
+    except Exception:  # CorruptState (imported only when raised), or anything a damaged document may cause
         return False
     if not dirs:
         return False

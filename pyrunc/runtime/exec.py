@@ -441,7 +441,13 @@ def _exec(root: str, cid: str, opts: ExecOptions) -> int:
     if current == CREATING:
         raise ContainerError("cannot exec in a container that is still being created")
 
-    spec = Spec.from_dict(st.config, bundle=st.bundle)
+    try:
+        spec = Spec.from_dict(st.config, bundle=st.bundle)
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError):
+        # The config saved at create was validated then: this one was damaged since (a crash, a hand edit).
+        from pyrunc.errors import CorruptState
+
+        raise CorruptState(f"container {cid}: corrupt config.json in its state directory") from None
     process = build_process(spec, opts)
     _check_terminal(process, opts)
     targets = None

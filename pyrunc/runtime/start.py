@@ -43,8 +43,14 @@ def start_created(root: str, st: State) -> None:
         from pyrunc.runtime.hookstate import state_for_hooks
         from pyrunc.spec.model import Hooks
 
-        hooks = Hooks.from_dict(st.config["hooks"])
         try:
+            try:
+                hooks = Hooks.from_dict(st.config["hooks"])
+            except (KeyError, TypeError, AttributeError, ValueError):
+                from pyrunc.errors import CorruptState
+
+                # Damaged since create: as with a failing poststart hook, the container is stopped.
+                raise CorruptState(f"container {st.id}: corrupt config.json in its state directory") from None
             run_hooks("poststart", hooks.poststart, state_for_hooks(st.id, RUNNING, st.pid, st.bundle, st.annotations),
                       cwd=st.bundle)
         except BaseException:

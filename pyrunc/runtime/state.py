@@ -367,9 +367,9 @@ def _parse_part(raw: bytes, file: str, cid: str) -> "dict[str, Any]":
         if not isinstance(value, dict):
             raise ValueError("not an object")
     except ValueError as e:
-        from pyrunc.errors import PyruncError
+        from pyrunc.errors import CorruptState
 
-        raise PyruncError(f"container {cid}: corrupt {file} in its state directory: {e}") from None
+        raise CorruptState(f"container {cid}: corrupt {file} in its state directory: {e}") from None
     return value
 
 

@@ -170,10 +170,19 @@ def destroy(root: str, st: State) -> None:
         from pyrunc.runtime.hooks import run_hooks
         from pyrunc.spec.model import Hook
 
+        try:
+            parsed = tuple(Hook.from_dict(h) for h in hooks)
+        except (KeyError, TypeError, AttributeError, ValueError):
+            # A config.json damaged since create: its hooks cannot run, and the container must still go away.
+            parsed = ()
+            from pyrunc.log import warning
+
+            warning(f"container {st.id}: corrupt config.json in its state directory: poststop hooks not run")
         oci = st.oci(STOPPED)
         hook_state = {k: oci[k] for k in ("ociVersion", "id", "status", "pid", "bundle") if k in oci}
         hook_state["annotations"] = st.annotations
-        run_hooks("poststop", tuple(Hook.from_dict(h) for h in hooks), hook_state, warn_only=True)
+        if parsed:
+            run_hooks("poststop", parsed, hook_state, warn_only=True)
     remove_state_dir(root, st.id)
 
 
@@ -274,16 +283,26 @@ def delete(root: str, cid: str, force: bool = False) -> None:
                     _force_delete_damaged(root, cid)
                     return
                 raise
-            current = statestore.status(root, st)
-            if current == STOPPED:
-                pass
-            elif current == CREATING or force:
-                _kill_and_wait(st, current)
-            else:
-                from pyrunc.errors import ContainerError
+            try:
+                current = statestore.status(root, st)
+                if current == STOPPED:
+                    pass
+                elif current == CREATING or force:
+                    _kill_and_wait(st, current)
+                else:
+                    from pyrunc.errors import ContainerError
 
-                raise ContainerError(f"cannot delete container {cid} that is not stopped: {current}")
-            destroy(root, st)
+                    raise ContainerError(f"cannot delete container {cid} that is not stopped: {current}")
+                destroy(root, st)
+            except Exception as e:
+                from pyrunc.errors import CorruptState
+
+                # state.json was fine, but cgroup.json or config.json is not: with --force, the same recovery
+                # from the id alone as for a damaged state.json.
+                if force and isinstance(e, CorruptState):
+                    _force_delete_damaged(root, cid)
+                    return
+                raise
     except Exception as e:
         from pyrunc.errors import ContainerNotExist
 

@@ -400,12 +400,18 @@ class Hook(_Record):
 
     @classmethod
     def from_dict(cls, d: Raw) -> Hook:
-        return cls(
+        # Checked here although the schema checked it at create: `start` and `delete` read the poststart and
+        # poststop hooks back from the state directory's copy of config.json, which may be damaged since.
+        hook = cls(
             path=d["path"],
             args=tuple(d.get("args") or ()),
             env=tuple(d.get("env") or ()),
             timeout=d.get("timeout"),
         )
+        if type(hook.path) is not str or not all(type(a) is str for a in (*hook.args, *hook.env)) or (
+                hook.timeout is not None and type(hook.timeout) is not int):
+            raise ValueError("malformed hook")
+        return hook
 
 
 HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")

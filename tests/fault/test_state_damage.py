@@ -81,6 +81,46 @@ def test_delete_force_with_a_damaged_field(pyrunc: Runtime, sleeper: Path, world
         force_cleanup(pid, cid)
 
 
+# The other files of the state directory: cgroup.json (where the container's cgroup is) and the saved config.json
+# (read by exec, and by start and delete for their hooks). Each used to end some command in "internal error", and a
+# damaged cgroup.json made `delete --force` leave the whole container.
+PART_DAMAGE = {
+    "cgroup-empty": ("cgroup.json", ""), "cgroup-truncated": ("cgroup.json", '{"mode": "hy'),
+    "cgroup-not-object": ("cgroup.json", "[1]"), "cgroup-unknown-mode": ("cgroup.json", '{"mode": "v9"}'),
+    "cgroup-missing-dirs": ("cgroup.json", '{"mode": "hybrid"}'),
+    "cgroup-relative-dir": ("cgroup.json", '{"mode": "v2", "dir": "x", "mountpoint": "/sys/fs/cgroup"}'),
+    "config-hooks-list": ("config.json", '{"hooks": [1]}'),
+    "config-poststop-int": ("config.json", '{"hooks": {"poststop": 5}}'),
+    "config-poststop-path": ("config.json", '{"hooks": {"poststop": [{"path": 5}]}}'),
+    "config-linux-list": ("config.json", '{"linux": [1]}'),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(PART_DAMAGE))
+def test_damaged_cgroup_or_config_file(pyrunc: Runtime, sleeper: Path, world: Path, damage: str) -> None:
+    cid = uniq("part")
+    assert pyrunc.run(sleeper, cid, "-d").returncode == 0
+    pid = pyrunc.state(cid)["pid"]  # type: ignore[index]
+    name, text = PART_DAMAGE[damage]
+    path = pyrunc.root / cid / name
+    if name == "config.json":  # a member replaced in the saved config
+        config = json.loads(path.read_text())
+        config.update(json.loads(text))
+        text = json.dumps(config)
+    path.write_text(text)
+    try:
+        for verb in (("state", cid), ("list",), ("ps", cid), ("kill", cid, "CONT")):
+            no_crash([pyrunc(*verb)])
+        e = pyrunc("exec", cid, "true")  # exec's failures exit 255, as runc's
+        assert "internal error" not in e.stderr and e.returncode in (0, 255), (e.returncode, e.stderr)
+        d = pyrunc.delete(cid)
+        assert d.returncode == 0, d.stderr
+        assert wait_until(lambda: not pid_alive(pid), timeout=10), "delete --force left the container running"
+        assert_clean(pyrunc, cid, world)
+    finally:
+        force_cleanup(pid, cid)
+
+
 def test_state_naming_another_process_is_never_signalled(pyrunc: Runtime, sleeper: Path, world: Path) -> None:
     """pid reuse: state.json names a live host process (same pid, other start time). `kill`, `kill --all`-less
     SIGKILL and `delete --force` must treat the container as stopped and leave that process alone."""

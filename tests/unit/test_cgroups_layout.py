@@ -139,8 +139,16 @@ def test_manager_from_state_round_trip() -> None:
     hy = {**v1, "mode": "hybrid", "unified": "/sys/fs/cgroup/unified/a", "unified_mount": "/sys/fs/cgroup/unified"}
     m = manager_from_state(hy)
     assert m.to_state() == hy and m.mode == "hybrid" and m.paths()[""] == "/sys/fs/cgroup/unified/a"
-    with pytest.raises(CgroupError, match="unknown cgroup manager state"):
+    from pyrunc.errors import CorruptState
+
+    with pytest.raises(CorruptState, match="unknown cgroup manager state"):
         manager_from_state({"mode": "v9"})
+    # Damaged shapes: a clean CorruptState (delete --force then recovers from the id), never a KeyError.
+    for bad in ({"mode": "v1"}, {**v1, "dirs": {"pids": 5}}, {**v1, "dirs": {"pids": "relative/a"}},
+                {**v1, "dirs": {"pids": "/sys/fs/cgroup/pids/../../etc"}}, {**v1, "dirs": {"pids": "/elsewhere/a"}},
+                {**v2, "dir": None}, {**hy, "unified": "/sys/fs/cgroup/unified/../x"}, [], None):
+        with pytest.raises(CorruptState):
+            manager_from_state(bad)  # type: ignore[arg-type]
 
 
 def _saved(tmp_path: Path, mode: str) -> tuple[dict[str, Any], dict[str, Path]]:
@@ -155,7 +163,7 @@ def _saved(tmp_path: Path, mode: str) -> tuple[dict[str, Any], dict[str, Path]]:
             if dirs[c].exists():
                 dirs[c].rmdir()
         return {"mode": "v2", "dir": str(dirs["unified"]), "mountpoint": str(tmp_path)}, {"": dirs["unified"]}
-    state: dict[str, Any] = {"mode": mode, "dirs": v1, "mounts": {c: str(tmp_path / c) for c in v1}}
+    state: dict[str, Any] = {"mode": mode, "dirs": v1, "mounts": {c: str(dirs[c].parent) for c in v1}}
     if mode == "hybrid":
         state.update(unified=str(dirs["unified"]), unified_mount=str(tmp_path / "unified"))
     else:
