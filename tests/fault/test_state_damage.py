@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,38 @@ def force_cleanup(pid: int, cid: str) -> None:
     remove_cgroups(cid)
 
 
+def damage_then_delete(pyrunc: Runtime, sleeper: Path, world: Path, name: str, damage: Callable[[str], str],
+                       verbs: tuple[tuple[str, ...], ...] = (("state",), ("list",), ("kill", "KILL"), ("ps",))) -> None:
+    """Run a container, rewrite `name` in its state directory with damage(old text), check that each of `verbs`
+    (the id goes after the verb's name, except for `list`) and exec answer without crashing, then that
+    `delete --force` removes the container and everything it had."""
+    cid = uniq("damaged")
+    assert pyrunc.run(sleeper, cid, "-d").returncode == 0
+    pid = pyrunc.state(cid)["pid"]  # type: ignore[index]
+    path = pyrunc.root / cid / name
+    path.write_text(damage(path.read_text()))
+    try:
+        for verb, *rest in verbs:
+            no_crash([pyrunc(verb, *(() if verb == "list" else (cid,)), *rest)])
+        e = pyrunc("exec", cid, "true")  # exec's failures exit 255, as runc's
+        assert "internal error" not in e.stderr and e.returncode in (0, 255), (e.returncode, e.stderr)
+        d = pyrunc.delete(cid)
+        assert d.returncode == 0, d.stderr
+        assert wait_until(lambda: not pid_alive(pid), timeout=10), "delete --force left the container running"
+        assert_clean(pyrunc, cid, world)
+    finally:
+        force_cleanup(pid, cid)
+
+
+def _with(key: str, value: object) -> Callable[[str], str]:
+    """A damage that sets one member of the JSON object in the file."""
+    def damage(text: str) -> str:
+        doc = json.loads(text)
+        doc[key] = value
+        return json.dumps(doc)
+    return damage
+
+
 # "truncated" and "unterminated" are what a crash mid-write leaves; the C JSON scanner reports them differently from
 # "garbage" (see pyrunc.quickjson.scan), and they used to end `state`, `list` and `delete --force` in "internal error".
 DAMAGE = {"garbage": "garbage{", "empty": "", "not-an-object": "[1, 2]", "truncated": '{"ociVersion": "1.3.0", ',
@@ -37,20 +70,7 @@ DAMAGE = {"garbage": "garbage{", "empty": "", "not-an-object": "[1, 2]", "trunca
 
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
 def test_delete_force_with_a_corrupt_state_file(pyrunc: Runtime, sleeper: Path, world: Path, damage: str) -> None:
-    cid = uniq("corrupt")
-    assert pyrunc.run(sleeper, cid, "-d").returncode == 0
-    pid = pyrunc.state(cid)["pid"]  # type: ignore[index]
-    state = pyrunc.root / cid / "state.json"
-    state.write_text(DAMAGE[damage])
-    try:
-        for verb in (("state", cid), ("list",), ("kill", cid, "KILL")):
-            no_crash([pyrunc(*verb)])
-        d = pyrunc.delete(cid)
-        assert d.returncode == 0, d.stderr
-        assert wait_until(lambda: not pid_alive(pid), timeout=10), "delete --force left the container running"
-        assert_clean(pyrunc, cid, world)
-    finally:
-        force_cleanup(pid, cid)
+    damage_then_delete(pyrunc, sleeper, world, "state.json", lambda _old: DAMAGE[damage])
 
 
 # A well-formed state.json with a field of the wrong type or value (a bit flip, a hand edit): these used to reach
@@ -62,63 +82,30 @@ FIELD_DAMAGE = {"pid-null": ("pid", None), "pid-string": ("pid", "12"), "id-othe
 
 @pytest.mark.parametrize("damage", sorted(FIELD_DAMAGE))
 def test_delete_force_with_a_damaged_field(pyrunc: Runtime, sleeper: Path, world: Path, damage: str) -> None:
-    cid = uniq("field")
-    assert pyrunc.run(sleeper, cid, "-d").returncode == 0
-    pid = pyrunc.state(cid)["pid"]  # type: ignore[index]
-    path = pyrunc.root / cid / "state.json"
-    st = json.loads(path.read_text())
-    key, value = FIELD_DAMAGE[damage]
-    st[key] = value
-    path.write_text(json.dumps(st))
-    try:
-        for verb in (("state", cid), ("list",), ("kill", cid, "KILL"), ("ps", cid)):
-            no_crash([pyrunc(*verb)])
-        d = pyrunc.delete(cid)
-        assert d.returncode == 0, d.stderr
-        assert wait_until(lambda: not pid_alive(pid), timeout=10), "delete --force left the container running"
-        assert_clean(pyrunc, cid, world)
-    finally:
-        force_cleanup(pid, cid)
+    damage_then_delete(pyrunc, sleeper, world, "state.json", _with(*FIELD_DAMAGE[damage]))
 
 
 # The other files of the state directory: cgroup.json (where the container's cgroup is) and the saved config.json
 # (read by exec, and by start and delete for their hooks). Each used to end some command in "internal error", and a
 # damaged cgroup.json made `delete --force` leave the whole container.
-PART_DAMAGE = {
-    "cgroup-empty": ("cgroup.json", ""), "cgroup-truncated": ("cgroup.json", '{"mode": "hy'),
-    "cgroup-not-object": ("cgroup.json", "[1]"), "cgroup-unknown-mode": ("cgroup.json", '{"mode": "v9"}'),
-    "cgroup-missing-dirs": ("cgroup.json", '{"mode": "hybrid"}'),
-    "cgroup-relative-dir": ("cgroup.json", '{"mode": "v2", "dir": "x", "mountpoint": "/sys/fs/cgroup"}'),
-    "config-hooks-list": ("config.json", '{"hooks": [1]}'),
-    "config-poststop-int": ("config.json", '{"hooks": {"poststop": 5}}'),
-    "config-poststop-path": ("config.json", '{"hooks": {"poststop": [{"path": 5}]}}'),
-    "config-linux-list": ("config.json", '{"linux": [1]}'),
+PART_DAMAGE: dict[str, tuple[str, Callable[[str], str]]] = {
+    "cgroup-empty": ("cgroup.json", lambda _old: ""),
+    "cgroup-truncated": ("cgroup.json", lambda _old: '{"mode": "hy'),
+    "cgroup-not-object": ("cgroup.json", lambda _old: "[1]"),
+    "cgroup-unknown-mode": ("cgroup.json", _with("mode", "v9")),
+    "cgroup-missing-dirs": ("cgroup.json", lambda _old: '{"mode": "hybrid"}'),
+    "cgroup-relative-dir": ("cgroup.json", lambda _old: '{"mode": "v2", "dir": "x", "mountpoint": "/sys/fs/cgroup"}'),
+    "config-hooks-list": ("config.json", _with("hooks", [1])),
+    "config-poststop-int": ("config.json", _with("hooks", {"poststop": 5})),
+    "config-poststop-path": ("config.json", _with("hooks", {"poststop": [{"path": 5}]})),
+    "config-linux-list": ("config.json", _with("linux", [1])),
 }
 
 
 @pytest.mark.parametrize("damage", sorted(PART_DAMAGE))
 def test_damaged_cgroup_or_config_file(pyrunc: Runtime, sleeper: Path, world: Path, damage: str) -> None:
-    cid = uniq("part")
-    assert pyrunc.run(sleeper, cid, "-d").returncode == 0
-    pid = pyrunc.state(cid)["pid"]  # type: ignore[index]
-    name, text = PART_DAMAGE[damage]
-    path = pyrunc.root / cid / name
-    if name == "config.json":  # a member replaced in the saved config
-        config = json.loads(path.read_text())
-        config.update(json.loads(text))
-        text = json.dumps(config)
-    path.write_text(text)
-    try:
-        for verb in (("state", cid), ("list",), ("ps", cid), ("kill", cid, "CONT")):
-            no_crash([pyrunc(*verb)])
-        e = pyrunc("exec", cid, "true")  # exec's failures exit 255, as runc's
-        assert "internal error" not in e.stderr and e.returncode in (0, 255), (e.returncode, e.stderr)
-        d = pyrunc.delete(cid)
-        assert d.returncode == 0, d.stderr
-        assert wait_until(lambda: not pid_alive(pid), timeout=10), "delete --force left the container running"
-        assert_clean(pyrunc, cid, world)
-    finally:
-        force_cleanup(pid, cid)
+    damage_then_delete(pyrunc, sleeper, world, *PART_DAMAGE[damage], verbs=(("state",), ("list",), ("ps",),
+                                                                          ("kill", "CONT")))
 
 
 def test_state_naming_another_process_is_never_signalled(pyrunc: Runtime, sleeper: Path, world: Path) -> None:
