@@ -2,7 +2,6 @@
 
 import errno
 import os
-import resource
 
 from pyrunc.errors import SyscallError
 from pyrunc.linux import cabi
@@ -89,18 +88,19 @@ def fd_is_open(fd: int) -> bool:
         return False
 
 
+class _Rlimit(cabi.Structure):
+    """struct rlimit: rlim_t is unsigned 64-bit (`resource.prlimit` takes signed C longs: 2**63 and up overflow)."""
+
+    _fields_ = [("cur", cabi.c_uint64), ("max", cabi.c_uint64)]
+
+
 def prlimit(pid: int, kind: str, soft: int, hard: int, *, spec_path: str | None = None) -> None:
-    """Implements one `process.rlimits` entry, from the parent (it may raise hard limits; init in a userns can't)."""
-    soft = -1 if soft >= RLIM_INFINITY else soft
-    hard = -1 if hard >= RLIM_INFINITY else hard
-    try:
-        resource.prlimit(pid, RLIMITS[kind], (soft, hard))
-    except OSError as e:
-        raise SyscallError("prlimit", e.errno or errno.EINVAL, detail=f"{kind} soft={soft} hard={hard}",
-                           spec_path=spec_path) from None
-    except ValueError as e:
-        raise SyscallError("prlimit", errno.EINVAL, detail=f"{kind} soft={soft} hard={hard}: {e}",
-                           spec_path=spec_path) from None
+    """Implements one `process.rlimits` entry, from the parent (it may raise hard limits; init in a userns can't).
+    The values are the spec's uint64 (RLIM_INFINITY and above: unlimited)."""
+    limit = _Rlimit(min(soft, RLIM_INFINITY), min(hard, RLIM_INFINITY))
+    shown = f"{kind} soft={soft} hard={hard}"
+    call(libc.prlimit, cabi.c_int(pid), cabi.c_int(RLIMITS[kind]), cabi.byref(limit), None, op="prlimit",
+         detail=shown, spec_path=spec_path)
 
 
 def write_oom_score_adj(pid: int, value: int) -> None:

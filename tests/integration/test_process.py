@@ -109,6 +109,16 @@ def test_rlimits_and_oom_score_adj(runtime: Any, make_bundle: Any) -> None:
     assert out.split() == ["512", "2048", "0", "567"]
 
 
+def test_rlimits_take_the_whole_uint64_range(runtime: Any, make_bundle: Any) -> None:
+    """The spec's rlimit values are uint64: 2**63 and above (Python's resource module stops at 2**63 - 1) are set
+    exactly, 2**64 - 1 is unlimited."""
+    def edit(c: dict[str, Any]) -> None:
+        c["process"]["rlimits"] = [{"type": "RLIMIT_CORE", "soft": 2**63, "hard": 2**64 - 1}]
+
+    out = run_sh(runtime, make_bundle, "ulimit -c; ulimit -Hc", edit)
+    assert out.split() == [str(2**63 // 512), "unlimited"]  # ulimit -c counts 512-byte blocks
+
+
 def test_capabilities_all_five_sets(runtime: Any, make_bundle: Any) -> None:
     def edit(c: dict[str, Any]) -> None:
         caps = c["process"]["capabilities"]
