@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     class ParentSide(Protocol):
         """What the runtime does at each point of the handshake. Any exception aborts the container."""
 
-        def on_started(self, pid: int) -> None: ...          # the child starts up: cgroup limits, idle-time work
-        def on_intermediate(self, pid: int, placed: frozenset[str]) -> None: ...  # cgroup placement, before GO
+        def on_started(self, pid: int) -> None: ...          # the child starts up: idle-time work (imports)
+        def on_intermediate(self, pid: int, placed: frozenset[str]) -> None: ...  # cgroup apply + set, before GO
         def on_map_request(self, pid: int) -> None: ...      # write uid_map/gid_map of a new user namespace
         def on_init_pid(self, pid: int) -> None: ...         # save the pid (so `delete --force` finds it)
         def on_hooks(self, pid: int) -> dict[str, Any]: ...  # prestart + createRuntime; returns the hook state
@@ -150,13 +150,17 @@ def spawn(cfg: "ProcessConfig | ExecConfig", parent: "ParentSide",
         if join_dirs:
             # The intermediate joins the v1 hierarchies itself; it reports which (a failure is not fatal there:
             # on_intermediate then writes our pid for it to cgroup.procs, with that write's error handling).
-            kind, fields, _fd = sync.recv(psock)
-            while kind in (Msg.LOG, Msg.WARN):  # --debug lines (or a warning) may come first
-                if kind == Msg.LOG:
-                    _log_line(fields)
-                else:
-                    parent.on_warn(str(fields.get("message", "")))
+            try:
                 kind, fields, _fd = sync.recv(psock)
+                while kind in (Msg.LOG, Msg.WARN):  # --debug lines (or a warning) may come first
+                    if kind == Msg.LOG:
+                        _log_line(fields)
+                    else:
+                        parent.on_warn(str(fields.get("message", "")))
+                    kind, fields, _fd = sync.recv(psock)
+            except sync.SyncEOF:
+                # Died before it reported (killed, or by a limit of a cgroup it joined): one clear error.
+                raise _vanished(inter, "init" if one_stage else "intermediate", True) from None
             if kind == Msg.ERROR:
                 raise sync.init_error(fields)
             if kind != Msg.JOINED:

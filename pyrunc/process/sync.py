@@ -7,8 +7,8 @@ end; the intermediate drops it when it exits, so from then on an EOF at the pare
     parent (host)                                 intermediate (stage 1)          init (stage 2, pid 1)
     -------------                                 ----------------------          ---------------------
     cgroup create, fork (into the v2 cgroup) ──▶  pdeathsig, non-dumpable
-    cgroup set (limits, meanwhile)   ◀─ JOINED ── write "0" to the v1 cgroups' `tasks`
-    cgroup apply(rest) ────────────── GO ───────▶ (all later children are in the cgroup)
+                                     ◀─ JOINED ── write "0" to the v1 cgroups' `tasks`
+    cgroup apply(rest), set ───────── GO ───────▶ (all later children are in the cgroup)
                                                   unshare(CLONE_NEWUSER)
     write setgroups/uid_map/gid_map ◀─ MAP_REQUEST
                                      ── MAP_DONE ▶ setresuid(0); setns(paths); unshare(rest);
