@@ -24,6 +24,7 @@ from clients.docker import CONTAINERD_NAMESPACE, Dockerd
 from clients.fixtures import ClientRuntime, client_runtime, image_archive
 from clients.image import ImageArchive
 from clients.runtimes import RUNC, require_binary, write_pyrunc_wrapper
+from security.sectool import build_sectool
 
 __all__ = ["client_runtime", "image_archive"]  # fixtures used by the tests below
 
@@ -153,13 +154,7 @@ def test_create_error_reaches_docker(docker: ContainerCli) -> None:
 @pytest.fixture(scope="module")
 def sectool(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """tests/security/sectool.c, static: it issues raw syscalls (`sectool syscall NR...`)."""
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        pytest.fail("gcc is needed to build tests/security/sectool.c (./dev installs it)")
-    out = tmp_path_factory.mktemp("sectool") / "sectool"
-    src = Path(__file__).resolve().parents[1] / "security" / "sectool.c"
-    subprocess.run([gcc, "-static", "-O1", "-o", str(out), str(src)], check=True, timeout=120)
-    return out
+    return build_sectool(tmp_path_factory.mktemp("sectool"))
 
 
 def test_default_seccomp_profile_answers_newer_syscalls_enosys(docker: ContainerCli, sectool: Path) -> None:

@@ -19,6 +19,7 @@ import pytest
 from conftest import IS_ROOT, base_config
 
 from .runtimes import Runtime, copy_rootfs, selected_runtimes
+from .sectool import build_sectool
 
 HERE = Path(__file__).resolve().parent
 
@@ -92,12 +93,7 @@ def bundle(world: Path, rootfs: Path) -> Callable[..., Path]:
 @pytest.fixture(scope="session")
 def sectool(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """tests/security/sectool.c, built static (it runs in a busybox rootfs without a libc)."""
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        pytest.fail("gcc is needed to build tests/security/sectool.c (./dev installs it)")
-    out = tmp_path_factory.mktemp("sectool") / "sectool"
-    subprocess.run([gcc, "-static", "-O1", "-o", str(out), str(HERE / "sectool.c")], check=True, timeout=120)
-    return out
+    return build_sectool(tmp_path_factory.mktemp("sectool"))
 
 
 def drop_dev_mount(cfg: dict[str, Any]) -> None:
