@@ -38,7 +38,6 @@ from pyrunc.rootfs.options import MountOptions, wants_bind_remount
 from pyrunc.spec.model import Mount
 
 UNIFIED_MOUNTPOINT = "/sys/fs/cgroup"
-AT_FDCWD = -100
 
 
 class Hierarchy:
@@ -215,7 +214,7 @@ def bind_v1_hierarchy(tmpfs_fd: int, name: str, source: str, opts: MountOptions,
         raise SyscallError("openat", e.errno or errno.EIO, path=rel) from None
     tree = None
     try:
-        tree = lm.open_tree(AT_FDCWD, source, lm.OPEN_TREE_CLONE | lm.OPEN_TREE_CLOEXEC | lm.AT_RECURSIVE,
+        tree = lm.open_tree(linuxfs.AT_FDCWD, source, lm.OPEN_TREE_CLONE | lm.OPEN_TREE_CLOEXEC | lm.AT_RECURSIVE,
                             what=source)
         if wants_bind_remount(opts):
             set_bind_flags(tree, tree, opts, rel)  # the clone has the source's flags (the locked ones included)
