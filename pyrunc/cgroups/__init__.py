@@ -142,34 +142,27 @@ def manager_from_state(d: "dict[str, Any]") -> "CgroupManager":
 
 def saved_paths(d: "dict[str, Any]") -> dict[str, str]:
     """`manager_from_state(d).paths()` (controller -> directory, "" for the cgroup2 one) read straight from the saved
-    state: `exec` needs only these, and the v1/v2/hybrid manager modules are ~2 ms of its imports."""
+    state: `exec` needs only these, and the v1/v2/hybrid manager modules are ~2 ms of its imports. CorruptState for
+    a damaged one (check_saved)."""
     check_saved(d)
-    mode = d.get("mode")
-    if mode == "v2":
+    if d["mode"] == "v2":
         return {"": d["dir"]}
-    if mode in ("v1", "hybrid"):
-        paths = dict(d["dirs"])
-        if mode == "hybrid":
-            paths[""] = d["unified"]
-        return paths
-    return manager_from_state(d).paths()  # an unknown mode: the manager's error
+    paths = dict(d["dirs"])
+    if d["mode"] == "hybrid":
+        paths[""] = d["unified"]
+    return paths
 
 
-def _saved_dirs(d: "dict[str, Any]") -> "list[str] | None":
+def _saved_dirs(d: "dict[str, Any]") -> list[str]:
     """The directories of a saved manager (`to_state()`), each once; the freezer's and then the devices' last (see
-    `remove_if_empty`). None for a state this version does not know."""
-    mode = d.get("mode")
-    if mode == "v2":
-        return [d["dir"]]
-    if mode not in ("v1", "hybrid"):
-        return None
-    controllers: dict[str, str] = d["dirs"]
-    last = [controllers[c] for c in ("freezer", "devices") if c in controllers]
-    dirs = [p for p in controllers.values() if p not in last]
-    if mode == "hybrid":
-        dirs.append(d["unified"])
-    dirs += last
-    return list(dict.fromkeys(dirs))
+    `remove_if_empty`). CorruptState for a damaged one."""
+    paths = saved_paths(d)
+    unified = paths.pop("", None)
+    last = [paths[c] for c in ("freezer", "devices") if c in paths]
+    dirs = [p for p in paths.values() if p not in last]
+    if unified is not None:
+        dirs.append(unified)
+    return list(dict.fromkeys(dirs + last))
 
 
 def remove_if_empty(d: "dict[str, Any]") -> bool:
@@ -185,7 +178,8 @@ def remove_if_empty(d: "dict[str, Any]") -> bool:
     devices directory).
     """
     try:
-        check_saved(d)  # never an rmdir of a damaged (relative, foreign) path: the manager's error path reports it
+        # Checked (check_saved): never an rmdir of a damaged (relative, foreign) path; the manager's error path
+        # reports the damage.
         dirs = _saved_dirs(d)
     except Exception:  # CorruptState (imported only when raised), or anything a damaged document may cause
         return False
