@@ -43,10 +43,9 @@ def open_pty(ptmx: str = "/dev/ptmx") -> tuple[int, int, str]:
         n = struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, struct.pack("I", 0)))[0]
         slave = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
         _check_chr(slave, f"/dev/pts/{n}", PTS_MAJORS)
-        # runc clears ONLCR: a program writing "\n" reaches the client as "\n", not "\r\n" (scripts compare it).
-        attrs = termios.tcgetattr(slave)
-        attrs[1] &= ~termios.ONLCR
-        termios.tcsetattr(slave, termios.TCSANOW, attrs)
+        # The pty keeps the kernel's defaults (ONLCR on): the console socket's owner (containerd's shim, conmon,
+        # Docker) relays it to a client terminal in raw mode, which needs the "\r\n". Only our own relay
+        # clears ONLCR (clear_onlcr), as runc's does.
     except OSError as e:
         os.close(master)
         if isinstance(e, SyscallError):
@@ -79,6 +78,15 @@ def send_fd(sock: _socket.socket, fd: int, name: str) -> None:
     go-runc's receiver requires exactly CmsgSpace(4) bytes of ancillary data.
     """
     sock.sendmsg([name.encode()], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", [fd]))])
+
+
+def clear_onlcr(master: int) -> None:
+    """Turn off ONLCR on the pty pair (termios set through the master apply to the slave): a program's "\n"
+    reaches our stdout as "\n", not "\r\n". runc's own relay (`run`/`exec` with a terminal and no
+    --console-socket) does this, and scripts compare that output; a console socket's owner gets the defaults."""
+    attrs = termios.tcgetattr(master)
+    attrs[1] &= ~termios.ONLCR
+    termios.tcsetattr(master, termios.TCSANOW, attrs)
 
 
 def recv_fd(sock: _socket.socket) -> tuple[int, str]:

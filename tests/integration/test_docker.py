@@ -101,6 +101,9 @@ def test_tty(docker: ContainerCli) -> None:
                    rows=shell.TTY_ROWS, cols=shell.TTY_COLS, env=docker.env)
     assert r.returncode == 4, r
     assert r.output.splitlines()[:3] == shell.TTY_EXPECTED, r
+    # The client's terminal is raw: the line endings are the container pty's own, with ONLCR on as the kernel
+    # makes it (a runtime that cleared it would print a staircase).
+    assert "\r\n" in r.raw, r
 
 
 def test_memory_limit(docker: ContainerCli) -> None:

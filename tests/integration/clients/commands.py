@@ -61,6 +61,7 @@ def wait_until(probe: Callable[[], T], *, timeout: float = 20.0, interval: float
 class TtyResult:
     returncode: int
     output: str  # everything written to the terminal, with every "\r" removed
+    raw: str = ""  # the same, "\r" kept
 
 
 def run_in_pty(argv: Sequence[str], *, rows: int = 24, cols: int = 80, timeout: float = DEFAULT_TIMEOUT,
@@ -103,7 +104,8 @@ def run_in_pty(argv: Sequence[str], *, rows: int = 24, cols: int = 80, timeout: 
         rc = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
     finally:
         os.close(master)
-    return TtyResult(rc, b"".join(chunks).decode(errors="replace").replace("\r", ""))
+    text = b"".join(chunks).decode(errors="replace")
+    return TtyResult(rc, text.replace("\r", ""), text)
 
 
 def mounts_under(path: Path) -> list[str]:
