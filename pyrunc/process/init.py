@@ -2,8 +2,9 @@
 
 The order is the point of this module; each step says why it is where it is. Until the sync socket is closed, a
 failure goes to the parent as ERROR(step, errno, message, config pointer) and the parent cleans everything up.
-After that (waiting on exec.fifo, startContainer hooks, execve), the parent is gone: a failure is written to the
-container's stderr and the init exits 255.
+After that the parent is gone: a failure while parked on exec.fifo goes to the container's stderr, a failing
+startContainer hook to exec.fifo (`start` reports it and fails, runtime-spec lifecycle step 7), and a failing execve
+to the container's stderr again, as runc's (`start` has succeeded); the init then exits 255.
 
 Everything the sequence uses is imported before any fork: after pivot_root the host's Python library is out of
 reach, so nothing may be imported here that is not already loaded (ARCHITECTURE rule 7). What every container
@@ -62,8 +63,8 @@ def preload(cfg: "ProcessConfig") -> None:
 
 _step = "init"
 _sock: "_socket.socket | None" = None
-# After `start` released us: the write end of exec.fifo, which `start` reads until EOF (execve closes it). A failure
-# from then on (a startContainer hook, execve itself) is written there, so `start` reports it and fails.
+# After `start` released us: the write end of exec.fifo, which `start` reads until EOF (execve closes it). A failing
+# startContainer hook is written there, so `start` reports it and fails.
 _start_fd: int | None = None
 
 
@@ -344,7 +345,8 @@ def _init(cfg: "ProcessConfig") -> None:
     # Nothing of ours may reach the container process: every fd but stdio and the preserved ones is marked
     # close-on-exec (CVE-2024-21626: a leaked host fd became the container's cwd).
     proc.set_cloexec_from(3 + cfg.extra_fds)
-    program.execve(path, list(process.args), env)
+    # An execve failure is not `start`'s (runc): the line goes to the container's stderr and we exit 255.
+    program.execve_or_exit(path, list(process.args), env)
 
 
 # ------------------------------------------------------------------------------------------------ steps

@@ -11,6 +11,10 @@ import stat
 from pyrunc.linux import fs
 from pyrunc.process.sync import StepError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
+
 # Go's strings for the errnos a lookup can meet (runc's messages are Go's; clients match them).
 _GO_ERR = {errno.ENOENT: "no such file or directory", errno.EACCES: "permission denied",
            errno.ENOTDIR: "not a directory", errno.EISDIR: "is a directory", errno.ELOOP:
@@ -87,6 +91,22 @@ def lookup(arg0: str, env: list[str], ptr: str = "/process/args/0") -> str:
             raise StepError("exec", f'"{arg0}": executable file not found in $PATH', errno.ENOENT, ptr)
     refuse_own_interpreter(path, arg0, ptr)
     return path
+
+
+def execve_or_exit(path: str, args: list[str], env: list[str]) -> "NoReturn":
+    """The container init's last step: execve(2), and if execve itself fails (a missing `#!` interpreter, a binary
+    for another architecture), what runc's init does once `start` has released it: the error on the container's
+    stderr in runc's words (`exec /run.sh: no such file or directory`) and exit status 255. `start` has succeeded
+    by then, as with runc (bats run.bats "[execve error]"): clients see a container that exited 255 with that line
+    in its log, as Docker users know it."""
+    try:
+        os.execve(path, args, env_dict(env))
+    except OSError as e:
+        try:
+            os.write(2, f"exec {path}: {go_strerror(e.errno or errno.EIO)}\n".encode(errors="surrogateescape"))
+        except OSError:
+            pass
+    os._exit(255)
 
 
 def execve(path: str, args: list[str], env: list[str], ptr: str = "/process/args/0") -> None:

@@ -8,8 +8,9 @@
 - `start` opens the fifo for reading (that unblocks the init), reads the byte, removes the fifo (from then on the
   container is `running`: status "created" means "the fifo exists"), and waits for EOF, which comes when execve
   closed the write end, so poststart hooks run after the user process was executed (runtime-spec lifecycle step 9).
-- If the init fails between the byte and execve (a startContainer hook, execve itself), it writes a JSON error
+- If a startContainer hook fails between the byte and execve, the init writes a JSON error
   (`pyrunc.process.sync.error_fields`) before exiting: anything after the byte is that error, which `start` reports.
+  A failing execve itself is not `start`'s error (runc): the init tells the container's stderr and exits 255.
 
 `start` is on containerd's hot path: this module imports only `posix` (the C module behind `os`, whose import costs
 ~1.5 ms) at the top, `select` where `start` waits, and pyrunc.errors where an error is raised. No

@@ -308,15 +308,18 @@ def test_bad_process_fails_and_leaves_nothing(runtime: Any, make_bundle: Any, ar
 
 def test_execve_failure_uses_runcs_wording(runtime: Any, make_bundle: Any, private_rootfs: Path) -> None:
     """execve itself fails (a script whose interpreter is missing): `run` and `exec` say so in runc's words
-    (`exec /run.sh: no such file or directory`; runc's bats run.bats/exec.bats "[execve error]"), which Docker
-    matches to give exit code 127."""
+    (`exec /run.sh: no such file or directory`; runc's bats run.bats/exec.bats "[execve error]"). For the
+    container's own process that is, as runc's, one line on the container's stderr and exit status 255: `start`
+    has succeeded by then."""
     script = private_rootfs / "run.sh"
     script.write_text("#!/nonexistent-interpreter\n")
     script.chmod(0o755)
     bundle = make_bundle(args=["/run.sh"], rootfs=private_rootfs)
-    p = runtime("run", "-b", str(bundle), uniq("c-execve"))
-    assert p.returncode == 1
-    assert "exec /run.sh: no such file or directory" in p.stderr, p.stderr
+    cid = uniq("c-execve")
+    p = runtime("run", "-b", str(bundle), cid)
+    assert p.returncode == 255
+    assert p.stderr.splitlines() == ["exec /run.sh: no such file or directory"], p.stderr
+    assert_nothing_left(runtime, cid)
 
     bundle = make_bundle(args=["sleep", "100"], rootfs=private_rootfs)
     cid = uniq("c-execve2")
