@@ -41,9 +41,16 @@ def pause(root: str, cid: str) -> None:
         st = statestore.load(root, cid)
         if statestore.status(root, st) not in (RUNNING, CREATED):
             raise NotRunning()
-        _manager(st).freeze()
+        cg = _manager(st)
+        cg.freeze()
         st.status_hint = PAUSED
-        statestore.save(root, st)
+        try:
+            statestore.save(root, st)
+        except PyruncError:
+            # Not remembered as paused, the container would be frozen while `state` says running and `resume`
+            # refuses it ("container not paused"): thaw it, so that the error we report is the whole truth.
+            cg.thaw()
+            raise
 
 
 def resume(root: str, cid: str) -> None:
@@ -61,7 +68,14 @@ def resume(root: str, cid: str) -> None:
             raise ContainerError("container not paused")
         cg.thaw()
         st.status_hint = CREATED if os.path.exists(statestore.fifo_path(root, cid)) else RUNNING
-        statestore.save(root, st)
+        try:
+            statestore.save(root, st)
+        except PyruncError as e:
+            # Thawed: the live status no longer finds it frozen, whatever the saved hint says (see
+            # pyrunc.runtime.state.status); the resume has happened.
+            from pyrunc.log import warning
+
+            warning(f"container {cid} resumed, but its state could not be saved: {e}")
 
 
 # ------------------------------------------------------------------------------------------------ update
@@ -220,18 +234,24 @@ def update(root: str, cid: str, doc: Raw) -> None:
         cg = _manager(st)
         linux = st.config.setdefault("linux", {})
         old = linux.get("resources") or {}
+        # Remembered first: limits that cannot be saved (a full disk) are not applied either.
+        linux["resources"] = merge_resources(old, delta)
+        statestore.save(root, st)
         try:
             cg.update(Resources.from_dict(delta))
         except PyruncError:
+            from pyrunc.cgroups.knobs import warn
+
             try:
                 cg.update(Resources.from_dict(updatable({k: old[k] for k in delta if k in old})))
             except PyruncError as e:
-                from pyrunc.cgroups.knobs import warn
-
                 warn(f"setting back the previous cgroup limits failed: {e}")
+            linux["resources"] = old
+            try:
+                statestore.save(root, st)
+            except PyruncError as e:
+                warn(f"remembering the previous cgroup limits failed: {e}")
             raise
-        linux["resources"] = merge_resources(old, delta)
-        statestore.save(root, st)
 
 
 def read_resources_doc(source: str) -> Raw:

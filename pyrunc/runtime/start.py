@@ -31,7 +31,14 @@ def start_created(root: str, st: State) -> None:
 
     def save_running() -> None:
         st.status_hint = RUNNING
-        statestore.save(root, st)
+        try:
+            statestore.save(root, st)
+        except Exception as e:  # whatever stops the save (a full disk): the start has happened
+            # The fifo is gone: the container runs whatever state.json says, and its status is computed live
+            # (no fifo, init alive: running). Failing `start` now would tell the client it did not start.
+            from pyrunc.log import warning
+
+            warning(f"container {st.id} started, but its state could not be saved: {e}")
 
     report = execfifo.release(statestore.fifo_path(root, st.id), lambda: statestore.init_alive(st),
                               released=save_running)
