@@ -429,6 +429,10 @@ def _main(argv: list[str]) -> int:
         return _report(e)
 
 
+# errnos of a host out of resources (EAGAIN, ENOMEM, ENFILE, EMFILE, ENOSPC, EDQUOT on Linux): see _report.
+_EXHAUSTED = frozenset({11, 12, 23, 24, 28, 122})
+
+
 def _report(e: Exception) -> int:
     """The error boundary: one line for every error, exit 1 for a PyruncError, 2 for a bug (pyrunc.errors is
     imported here, not before: a command that succeeds never needs it)."""
@@ -440,6 +444,12 @@ def _report(e: Exception) -> int:
         code = e.exit_code
     elif isinstance(e, BrokenPipeError):
         return 1
+    elif isinstance(e, OSError) and e.errno in _EXHAUSTED:
+        # The host ran out of something (fds, memory, processes, disk space) at a call that had no error of its
+        # own: not a bug, and the one line says what ran out. What the command had made is already undone.
+        where = f": {e.filename}" if e.filename else ""
+        LOG.fatal(f"{(e.strerror or 'resource exhausted').lower()}{where}")
+        code = 1
     else:  # a bug: still one line, never a bare traceback unless --debug
         LOG.fatal(f"internal error: {type(e).__name__}: {e}")
         code = 2

@@ -1,0 +1,31 @@
+"""The runtime itself short of file descriptors (a caller with a low RLIMIT_NOFILE): wherever the set-up runs out,
+`create` fails in one line that says so (never "internal error") and leaves nothing behind."""
+
+from __future__ import annotations
+
+import resource
+from pathlib import Path
+
+import pytest
+from security.runtimes import Runtime, uniq
+
+from .test_sigkill import assert_clean
+
+pytestmark = pytest.mark.root
+
+
+@pytest.mark.parametrize("nofile", range(6, 15))
+def test_create_short_of_fds_fails_cleanly(pyrunc: Runtime, sleeper: Path, world: Path, nofile: int) -> None:
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
+    cid = uniq("nofile")
+    p = pyrunc.create(sleeper, cid, preexec_fn=limit)
+    if p.returncode == 0:  # enough for this config on this host: then it must work as usual
+        assert pyrunc.state(cid)["status"] == "created"  # type: ignore[index]
+        pyrunc.delete(cid)
+    else:
+        lines = p.stderr.strip().splitlines()
+        assert p.returncode == 1 and len(lines) == 1, p.stderr
+        assert "internal error" not in p.stderr and "Traceback" not in p.stderr, p.stderr
+    assert_clean(pyrunc, cid, world)
