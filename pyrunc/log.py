@@ -58,7 +58,10 @@ class RuncLog:
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
     def line(self, level: str, msg: str) -> str:
-        from pyrunc.quickjson import dumps
+        try:
+            from pyrunc.quickjson import dumps
+        except (ImportError, OSError):  # no fd left to load _json: the error being reported may be just that
+            dumps = _json_text
 
         msg = msg.replace("\n", " ").rstrip()
         if self.fmt == "json":
@@ -94,6 +97,14 @@ class RuncLog:
 
 
 LOG = RuncLog()
+
+
+def _json_text(value: "str | dict[str, str]", separators: object = None) -> str:
+    """JSON of a string or a flat dict of strings, without the `_json` module (RuncLog.line's fallback)."""
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{_json_text(k)}:{_json_text(v)}" for k, v in value.items()) + "}"
+    out = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + "".join(c if c >= " " else f"\\u{ord(c):04x}" for c in out) + '"'
 
 
 def debug(msg: str) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import resource
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,3 +30,24 @@ def test_create_short_of_fds_fails_cleanly(pyrunc: Runtime, sleeper: Path, world
         assert p.returncode == 1 and len(lines) == 1, p.stderr
         assert "internal error" not in p.stderr and "Traceback" not in p.stderr, p.stderr
     assert_clean(pyrunc, cid, world)
+
+
+def test_exec_short_of_fds_reports_in_one_line(pyrunc: Runtime, sleeper: Path) -> None:
+    """Down to no fd at all to load a module with: even the error line is written without `_json`."""
+    cid = uniq("nofile")
+    assert pyrunc.run(sleeper, cid, "-d").returncode == 0
+    # Without `site` (as the launcher runs it): with a few fds, its .pth processing fails before pyrunc runs.
+    bare = Runtime("pyrunc", [sys.executable, "-S", "-m", "pyrunc"], pyrunc.root)
+    try:
+        for nofile in range(4, 12):
+            for fmt in ("text", "json"):
+                p = bare("--log-format", fmt, "exec", cid, "true",
+                           preexec_fn=lambda n=nofile: resource.setrlimit(resource.RLIMIT_NOFILE, (n, n)))
+                if p.returncode == 0:
+                    continue
+                lines = p.stderr.strip().splitlines()
+                assert len(lines) == 1, (nofile, p.stderr)
+                assert "internal error" not in p.stderr and "Traceback" not in p.stderr, (nofile, p.stderr)
+        assert pyrunc.state(cid)["status"] == "running"  # type: ignore[index]
+    finally:
+        pyrunc.delete(cid)
