@@ -12,7 +12,7 @@ import os
 import sys
 from _signal import SIGKILL
 
-from pyrunc.errors import InitError
+from pyrunc.errors import InitError, SyscallError
 from pyrunc.linux import prctl
 from pyrunc.log import LEVELS, LOG
 from pyrunc.process import sync
@@ -129,7 +129,12 @@ def spawn(cfg: "ProcessConfig | ExecConfig", parent: "ParentSide",
         one_stage = False
         if container:
             cfg.one_stage = False  # type: ignore[union-attr]  # two stages after all: the intermediate forks the init
-        inter = os.fork()
+        try:
+            inter = os.fork()
+        except OSError as e:  # EAGAIN: a pids limit (ours or the caller's), the host's pid_max
+            psock.close()
+            csock.close()
+            raise SyscallError("fork", e.errno or errno.EAGAIN, detail="no process could be started") from None
     if inter == 0:  # pragma: no cover - child
         try:
             psock.close()

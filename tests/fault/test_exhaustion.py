@@ -51,3 +51,38 @@ def test_exec_short_of_fds_reports_in_one_line(pyrunc: Runtime, sleeper: Path) -
         assert pyrunc.state(cid)["status"] == "running"  # type: ignore[index]
     finally:
         pyrunc.delete(cid)
+
+
+def _pids_dir() -> Path | None:
+    """Where a cgroup with a pids limit can be made: the v1 pids hierarchy, or cgroup2 with pids enabled."""
+    v1 = Path("/sys/fs/cgroup/pids")
+    if (v1 / "cgroup.procs").exists():
+        return v1
+    v2 = Path("/sys/fs/cgroup")
+    if "pids" in (v2 / "cgroup.subtree_control").read_text() if (v2 / "cgroup.subtree_control").exists() else "":
+        return v2
+    return None
+
+
+def test_create_that_cannot_fork_fails_cleanly(pyrunc: Runtime, sleeper: Path, world: Path) -> None:
+    """The caller's cgroup allows no more processes: `create` cannot fork the init and says so in one line."""
+    top = _pids_dir()
+    if top is None:
+        pytest.skip("no pids controller to limit the runtime with")
+    jail = top / uniq("pids-jail")
+    jail.mkdir()
+    try:
+        (jail / "pids.max").write_text("1")
+
+        def enter() -> None:
+            (jail / "cgroup.procs").write_text("0")
+
+        cid = uniq("nofork")
+        p = pyrunc.create(sleeper, cid, preexec_fn=enter)
+        assert p.returncode == 1, p.stderr
+        lines = p.stderr.strip().splitlines()
+        assert len(lines) == 1 and "fork" in lines[0] and "internal error" not in lines[0], p.stderr
+        assert_clean(pyrunc, cid, world)
+    finally:
+        for d in sorted(jail.glob("**/"), key=lambda d: len(str(d)), reverse=True):
+            d.rmdir()
