@@ -71,7 +71,19 @@ def set_cloexec_from(first: int) -> None:
 
 
 def close_fds_except(keep: set[int], first: int = 3) -> None:
-    """Close every fd >= `first` not in `keep` (used right after fork, so a child holds only what it needs)."""
+    """Close every fd >= `first` not in `keep` (used right after fork, so a child holds only what it needs):
+    close_range(2) over each gap between the kept fds, a few syscalls; one by one from /proc/self/fd where the
+    kernel lacks close_range (before 5.9)."""
+    lo = first
+    try:
+        for fd in sorted(f for f in keep if f >= first):
+            if fd > lo:
+                raw_syscall("close_range", cabi.c_uint(lo), cabi.c_uint(fd - 1), cabi.c_uint(0))
+            lo = max(lo, fd + 1)
+        raw_syscall("close_range", cabi.c_uint(lo), cabi.c_uint(0xFFFFFFFF), cabi.c_uint(0))
+        return
+    except SyscallError:
+        pass
     for fd in open_fds():
         if fd >= first and fd not in keep:
             try:
@@ -268,6 +280,11 @@ def reset_cpu_affinity() -> str | None:
 _ALL_CPUS = b"\xff" * (8192 // 8)  # a cpu_set_t of 8192 CPUs, all set
 
 
+# [arg_start, arg_end) of this process, read once: a forked child has the same area at the same addresses, so each
+# later stage of a fork chain skips the /proc read (and the copy-on-write faults of doing it).
+_arg_area: tuple[int, int] | None = None
+
+
 def set_process_title(title: str) -> bool:
     """Best effort: what `ps` shows as our command line (`pyrunc init`, as runc shows `runc init`).
 
@@ -275,12 +292,15 @@ def set_process_title(title: str) -> bool:
     fields 48-49; the strings the kernel copied at execve, which CPython no longer reads). The title is cut to
     the area's size; the rest is zeroed so nothing of the old command line shows.
     """
-    try:
-        with open("/proc/self/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        start, end = int(fields[45]), int(fields[46])  # fields 48, 49 counted from 1 with pid and comm
-    except (OSError, ValueError, IndexError):
-        return False
+    global _arg_area
+    if _arg_area is None:
+        try:
+            with open("/proc/self/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            _arg_area = int(fields[45]), int(fields[46])  # fields 48, 49 counted from 1 with pid and comm
+        except (OSError, ValueError, IndexError):
+            return False
+    start, end = _arg_area
     size = end - start
     if size <= 1:
         return False
