@@ -234,11 +234,12 @@ def update(root: str, cid: str, doc: Raw) -> None:
         cg = _manager(st)
         linux = st.config.setdefault("linux", {})
         old = linux.get("resources") or {}
+        wanted = Resources.from_dict(delta)  # before anything is saved
         # Remembered first: limits that cannot be saved (a full disk) are not applied either.
         linux["resources"] = merge_resources(old, delta)
         statestore.save(root, st)
         try:
-            cg.update(Resources.from_dict(delta))
+            cg.update(wanted)
         except PyruncError:
             from pyrunc.cgroups.knobs import warn
 
