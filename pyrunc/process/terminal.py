@@ -73,6 +73,12 @@ class Relay:
             try:
                 self._old_tty = termios.tcgetattr(0)
                 tty.setraw(0, termios.TCSANOW)  # not TCSAFLUSH: keep what the user typed ahead (as runc)
+                # Raw, but with output processing kept, as runc's (containerd/console's SetRaw): the container's
+                # pty has ONLCR off (pty.clear_onlcr), so this terminal turns each "\n" into "\r\n" once; without
+                # OPOST every line would start where the last one ended.
+                attrs = termios.tcgetattr(0)
+                attrs[1] |= termios.OPOST
+                termios.tcsetattr(0, termios.TCSANOW, attrs)
             except termios.error:
                 pass
         self._resize()

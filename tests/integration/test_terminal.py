@@ -59,9 +59,9 @@ def test_interactive_shell_through_a_real_pty(busybox_rootfs: Path, tmp_path: Pa
         out = _read_until(fd, b"hello-42")
         out = _read_until(fd, b"/dev/pts/", buf=out)
         out = _read_until(fd, b"\n", buf=out[out.index(b"/dev/pts/"):])
-        # Our relay clears ONLCR on the container's pty (as runc's) and puts our terminal in raw mode: the
-        # program's "\n" arrives as it was written.
-        assert b"\r" not in out, out
+        # As runc's: our relay clears ONLCR on the container's pty and keeps output processing on our terminal
+        # in raw mode, so each "\n" reaches the screen as "\r\n" exactly once (no staircase, no "\r\r\n").
+        assert out.endswith(b"\r\n") and b"\r\r" not in out, out
         os.write(fd, b"exit 7\n")
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 7
