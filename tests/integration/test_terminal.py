@@ -9,6 +9,7 @@ import json
 import os
 import pty
 import select
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -74,3 +75,7 @@ def test_interactive_shell_through_a_real_pty(busybox_rootfs: Path, tmp_path: Pa
         except (ProcessLookupError, ChildProcessError):
             pass
         os.close(fd)
+        # After a failure above, `run` was killed: what it had made (state, cgroup, the init) must not outlive
+        # the test.
+        subprocess.run([sys.executable, "-m", "pyrunc", "--root", str(root), "delete", "--force", cid],
+                       env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, timeout=60)
