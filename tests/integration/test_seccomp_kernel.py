@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from console_io import read_until_eof
 
 from pyrunc.linux import libseccomp as scmp
 from pyrunc.security import seccomp as sc
@@ -361,9 +362,7 @@ def test_compile_and_load_need_no_file_system_or_imports(tmp_path: Path) -> None
         finally:
             os._exit(127)
     os.close(w)
-    out = b""
-    while chunk := os.read(r, 65536):
-        out += chunk
+    out = read_until_eof(r)
     os.close(r)
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 1 and b"Read-only file system" in out, out

@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 
 import pytest
+from console_io import read_until_eof
 
 from pyrunc.errors import SyscallError
 from pyrunc.linux import proc
@@ -32,9 +33,7 @@ def _in_child(body: Callable[[set[int]], None], keep: set[int]) -> list[int]:
         finally:
             os._exit(0)
     os.close(w)
-    data = b""
-    while chunk := os.read(r, 4096):
-        data += chunk
+    data = read_until_eof(r)
     os.close(r)
     os.waitpid(pid, 0)
     return [int(x) for x in data.decode().split(",") if x]
