@@ -240,17 +240,17 @@ def update(root: str, cid: str, doc: Raw) -> None:
         statestore.save(root, st)
         try:
             cg.update(wanted)
-        except PyruncError:
+        except Exception:  # whatever stopped it (the kernel's refusal, no fd left): back to what was there
             from pyrunc.cgroups.knobs import warn
 
             try:
                 cg.update(Resources.from_dict(updatable({k: old[k] for k in delta if k in old})))
-            except PyruncError as e:
+            except Exception as e:
                 warn(f"setting back the previous cgroup limits failed: {e}")
             linux["resources"] = old
             try:
                 statestore.save(root, st)
-            except PyruncError as e:
+            except Exception as e:
                 warn(f"remembering the previous cgroup limits failed: {e}")
             raise
 
