@@ -45,7 +45,7 @@ def open_pty(ptmx: str = "/dev/ptmx") -> tuple[int, int, str]:
         _check_chr(slave, f"/dev/pts/{n}", PTS_MAJORS)
         # The pty keeps the kernel's defaults (ONLCR on): the console socket's owner (containerd's shim, conmon,
         # Docker) relays it to a client terminal in raw mode, which needs the "\r\n". Only our own relay
-        # clears ONLCR (clear_onlcr), as runc's does.
+        # (pyrunc.process.terminal.Relay) clears ONLCR (clear_onlcr), as runc's does.
     except OSError as e:
         os.close(master)
         if isinstance(e, SyscallError):

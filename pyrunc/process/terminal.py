@@ -66,6 +66,11 @@ class Relay:
         """The handler only exists so the signal is caught; the loop reads its number from the wakeup pipe."""
 
     def _setup_tty(self) -> None:
+        from pyrunc.linux import pty
+
+        # We relay the container's pty: ONLCR off on it (as runc's relay), before the program writes a byte (the
+        # relay exists before `start`, or before RUN for `exec`). A console socket's owner keeps the defaults.
+        pty.clear_onlcr(self.master)
         if os.isatty(0):
             import termios  # imported here: only a relay with a terminal needs these
             import tty

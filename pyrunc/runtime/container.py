@@ -358,7 +358,6 @@ def run(root: str, cid: str, opts: CreateOptions) -> int:
             from pyrunc.linux import pty
 
             master, _name = pty.recv_fd(c.tty_sock)
-            pty.clear_onlcr(master)  # we relay it: before the program writes a byte
             c.tty_sock.close()
             c.tty_sock = None
         if opts.no_subreaper:

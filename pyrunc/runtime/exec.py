@@ -362,7 +362,6 @@ class _ExecParent:
             from pyrunc.linux import pty
 
             self.master, _name = pty.recv_fd(self.tty_sock)
-            pty.clear_onlcr(self.master)  # we relay it: before the program writes a byte
             self.tty_sock.close()
             self.tty_sock = None
         if not self.opts.detach:
