@@ -93,22 +93,6 @@ def lookup(arg0: str, env: list[str], ptr: str = "/process/args/0") -> str:
     return path
 
 
-def execve_or_exit(path: str, args: list[str], env: list[str]) -> "NoReturn":
-    """The container init's last step: execve(2), and if execve itself fails (a missing `#!` interpreter, a binary
-    for another architecture), what runc's init does once `start` has released it: the error on the container's
-    stderr in runc's words (`exec /run.sh: no such file or directory`) and exit status 255. `start` has succeeded
-    by then, as with runc (bats run.bats "[execve error]"): clients see a container that exited 255 with that line
-    in its log, as Docker users know it."""
-    try:
-        os.execve(path, args, env_dict(env))
-    except OSError as e:
-        try:
-            os.write(2, f"exec {path}: {go_strerror(e.errno or errno.EIO)}\n".encode(errors="surrogateescape"))
-        except OSError:
-            pass
-    os._exit(255)
-
-
 def execve(path: str, args: list[str], env: list[str], ptr: str = "/process/args/0") -> None:
     """execve(2) the container's program; on failure a StepError worded as runc's (`exec /run.sh: no such file or
     directory`, e.g. for a missing `#!` interpreter), which the step's name carries so the whole line reads as
@@ -118,6 +102,22 @@ def execve(path: str, args: list[str], env: list[str], ptr: str = "/process/args
     except OSError as e:
         err = e.errno or errno.EIO
         raise StepError(f"exec {path}", go_strerror(err), err, ptr) from None
+
+
+def execve_or_exit(path: str, args: list[str], env: list[str]) -> "NoReturn":
+    """The container init's last step: execve(2), and if execve itself fails (a missing `#!` interpreter, a binary
+    for another architecture), what runc's init does once `start` has released it: the error on the container's
+    stderr in runc's words (`exec /run.sh: no such file or directory`) and exit status 255. `start` has succeeded
+    by then, as with runc (bats run.bats "[execve error]"): clients see a container that exited 255 with that line
+    in its log, as Docker users know it."""
+    try:
+        execve(path, args, env)
+    except StepError as e:
+        try:
+            os.write(2, f"{e.step}: {e.message}\n".encode(errors="surrogateescape"))
+        except OSError:
+            pass
+    os._exit(255)
 
 
 def refuse_own_interpreter(path: str, arg0: str, ptr: str) -> None:
