@@ -9,6 +9,7 @@ MODULES = (
     "lifecycle",
     "stdio",
     "namespaces",
+    "netdevices",
     "userns",
     "root",
     "mounts",

@@ -146,6 +146,13 @@ class _Parent:
             # The intermediate has exited (reaped before this call), the init is the only task: now pids.max may be
             # as low as 1. Before any hook, which may look at the cgroup (runc sets it there too).
             self.cg.update(Resources(pids=resources.pids))
+        if self.spec.linux.net_devices:
+            from pyrunc.runtime import netdevices
+
+            # The init is in its network namespace by now (INIT_PID comes after every unshare and setns) and
+            # waits for nothing from us until the hooks or READY: the devices are there before any hook and
+            # before the container's process (runc moves them at the same point).
+            netdevices.move_all(self.spec.linux.net_devices, pid)
         if self.relay:
             # The init prepares the rootfs now, for milliseconds: load `run`'s relay meanwhile, not after create.
             import pyrunc.process.signals

@@ -576,12 +576,19 @@ def check_net_devices(raw: dict[str, Any], ctx: Context) -> Iterator[Problem]:
     devices = _obj(_obj(raw.get("linux")).get("netDevices"))
     if devices and "network" not in _namespaces(raw):
         yield Problem("/linux/netDevices", "needs a network namespace in linux.namespaces")
+    targets: dict[str, str] = {}
     for name, dev in devices.items():
         if not _valid_ifname(name):
             yield Problem(ptr("linux", "netDevices", name), f'"{name}" is not a valid interface name')
         new = _str(_obj(dev).get("name"))
         if new and not _valid_ifname(new.replace("%d", "0")):
             yield Problem(ptr("linux", "netDevices", name, "name"), f'"{new}" is not a valid interface name')
+        target = new or name
+        if "%d" not in target:
+            if target in targets:
+                yield Problem(ptr("linux", "netDevices", name),
+                              f'would be named "{target}" in the container, as {targets[target]} would')
+            targets.setdefault(target, name)
 
 
 def _valid_ifname(name: str) -> bool:

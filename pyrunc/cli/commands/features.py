@@ -51,6 +51,8 @@ def features() -> dict[str, Any]:
             # Id-mapped bind mounts (mounts[].uidMappings/gidMappings, idmap/ridmap): pyrunc.rootfs.idmap, made
             # host-side for user-namespaced containers (pyrunc.rootfs.hostmounts).
             "mountExtensions": {"idmap": {"enabled": True}},
+            # linux.netDevices: moved by pyrunc.runtime.netdevices.
+            "netDevices": {"enabled": True},
         },
         "annotations": {"io.github.pyrunc.version": __version__},
         "potentiallyUnsafeConfigAnnotations": [],
