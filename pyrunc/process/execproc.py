@@ -56,6 +56,8 @@ def preload(cfg: "ExecConfig") -> None:
         __import__("pyrunc.linux.pty")
     if cfg.seccomp is not None:
         __import__("pyrunc.security.seccomp")
+    if cfg.process.apparmor_profile or cfg.process.selinux_label:
+        __import__("pyrunc.security.lsm")
 
 # Non-user namespaces in the order they are joined; mount last: after it nothing on the host can be named.
 JOIN_ORDER = ("cgroup", "ipc", "uts", "network", "pid", "time", "mount")
@@ -285,6 +287,14 @@ def _exec(cfg: "ExecConfig", sock: "_socket.socket") -> None:
         _set_step("memory policy")
         mp = cfg.memory_policy
         mempolicy.set_mempolicy(str(mp.get("mode")), mp.get("nodes"), tuple(mp.get("flags") or ()))
+
+    if process.apparmor_profile or process.selinux_label:
+        # Through the container's /proc, verified (CVE-2019-16884), before capabilities and seccomp may deny the
+        # write; the kernel applies the label at our execve (runc's setns init does the same).
+        _set_step("apply LSM labels")
+        from pyrunc.security import lsm  # preloaded: only a process with a label needs it
+
+        lsm.apply(process.apparmor_profile, process.selinux_label)
 
     # READY: the parent sets rlimits (it may raise hard limits; in a user namespace we could not) and
     # oom_score_adj, hands out the pidfd, installs its signal relay. RUN: go on.

@@ -49,6 +49,8 @@ def modules_needed(cfg: "ProcessConfig") -> list[str]:
         names.append("pyrunc.runtime.hooks")
     if cfg.seccomp is not None:
         names.append("pyrunc.security.seccomp")
+    if spec.process is not None and (spec.process.apparmor_profile or spec.process.selinux_label):
+        names.append("pyrunc.security.lsm")
     if _rootfs is not None:
         names += _rootfs.modules_needed(spec)
     return names
@@ -229,6 +231,15 @@ def _init(cfg: "ProcessConfig") -> None:
 
     _set_step("finalize rootfs")
     _rootfs.finalize_rootfs(spec)
+
+    if process.apparmor_profile or process.selinux_label:
+        # Once /proc is final (a verified procfs write: CVE-2019-16884), before the capabilities and seccomp may
+        # deny it; the kernel applies the label at our execve (runc applies it at the same point). Hooks the init
+        # starts from here (startContainer) are labelled too, as with runc.
+        _set_step("apply LSM labels")
+        from pyrunc.security import lsm  # preloaded: only configs with a label need it
+
+        lsm.apply(process.apparmor_profile, process.selinux_label)
 
     if spec.linux.personality is not None:
         _set_step("personality")

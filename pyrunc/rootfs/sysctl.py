@@ -13,6 +13,7 @@ import stat
 from pyrunc.errors import SyscallError
 from pyrunc.linux import fs as linuxfs
 from pyrunc.rootfs.failure import step_error
+from pyrunc.rootfs.procfs import open_beneath, open_root
 from pyrunc.spec.model import Spec
 
 
@@ -29,53 +30,12 @@ def key_path(key: str) -> str:
     return "sys/" + "/".join(parts)
 
 
-def open_proc() -> int:
-    """O_PATH fd of the container's /proc, refused unless it is the root of a real procfs."""
-    try:
-        fd = os.open("/proc", linuxfs.O_PATH_DIR | os.O_NOFOLLOW)
-    except OSError as e:
-        raise SyscallError("open", e.errno or errno.EIO, path="/proc", detail="sysctl needs /proc") from None
-    if not linuxfs.is_procfs_root(fd):
-        os.close(fd)
-        raise SyscallError("open", errno.EPERM, path="/proc",
-                           detail="not the root of a procfs, refusing to write sysctls (CVE-2025-52881)")
-    return fd
-
-
-def open_beneath(proc: int, rel: str) -> int:
-    """Open /proc/<rel> for writing: no symlinks, no mount crossings, nothing outside /proc."""
-    if linuxfs.openat2_available():
-        return linuxfs.openat2(proc, rel, os.O_WRONLY | os.O_NOFOLLOW, 0,
-                               linuxfs.RESOLVE_BENEATH | linuxfs.RESOLVE_NO_XDEV | linuxfs.RESOLVE_NO_SYMLINKS
-                               | linuxfs.RESOLVE_NO_MAGICLINKS, what="/proc/" + rel)
-    # Without openat2: one component at a time with O_NOFOLLOW, each on the same device as /proc.
-    dev = os.fstat(proc).st_dev
-    parts = rel.split("/")
-    fd = os.dup(proc)
-    try:
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            flags = (os.O_WRONLY if last else os.O_PATH | os.O_DIRECTORY) | os.O_NOFOLLOW | os.O_CLOEXEC
-            try:
-                nfd = os.open(part, flags, dir_fd=fd)
-            except OSError as e:
-                raise SyscallError("openat", e.errno or errno.EIO, path="/proc/" + rel) from None
-            os.close(fd)
-            fd = nfd
-            if os.fstat(fd).st_dev != dev:
-                raise SyscallError("openat", errno.EXDEV, path="/proc/" + rel, detail="crosses a mount")
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
 def apply_sysctl(spec: Spec) -> None:
     """Implements `linux.sysctl`. Call after pivot_root and before `linux.readonlyPaths` makes /proc/sys ro."""
     if not spec.linux.sysctl:
         return
     try:
-        proc = open_proc()
+        proc = open_root("sysctl")
     except SyscallError as e:
         raise step_error("set sysctls", e, "/linux/sysctl") from None
     try:

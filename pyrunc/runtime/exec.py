@@ -16,7 +16,7 @@ import os
 import select
 from _signal import SIGKILL
 
-from pyrunc.errors import ContainerError, PyruncError, UsageError
+from pyrunc.errors import ContainerError, PyruncError, SpecError, UsageError
 from pyrunc.runtime import state as statestore
 from pyrunc.runtime.state import CREATING, PAUSED, RUNNING, STOPPED, State
 
@@ -164,22 +164,29 @@ def _from_config(spec: "Spec", opts: ExecOptions) -> "Process":
 
 def build_process(spec: "Spec", opts: ExecOptions) -> "Process":
     """The process to run: `--process FILE` as it is (the other process flags are then ignored, as by runc), or
-    the container's `process` with the flags applied. LSM settings: pyrunc has no AppArmor/SELinux support
-    (`features` says so); an explicit --apparmor/--process-label is refused as runc refuses it on such a host,
-    one inherited from the config or a process file is ignored with a warning, as `create` ignores it."""
-    if opts.apparmor:
-        raise UsageError(f"--apparmor {opts.apparmor}: AppArmor is not supported by this runtime")
-    if opts.process_label:
-        raise UsageError("selinux label is specified in config, but selinux is disabled or not supported")
+    the container's `process` with the flags applied (`--apparmor`, `--process-label` included). An LSM label
+    this host cannot apply is refused, as runc refuses it, rather than run unconfined (pyrunc.security.lsm)."""
     if opts.process_file:
         from pyrunc.spec.load import load_process
 
         process = load_process(opts.process_file)
     else:
         process = _from_config(spec, opts)
+        if opts.apparmor:
+            process = process.replace(apparmor_profile=opts.apparmor)
+        if opts.process_label:
+            process = process.replace(selinux_label=opts.process_label)
     if process.apparmor_profile or process.selinux_label:
-        _log().warning("exec: apparmorProfile/selinuxLabel ignored (no LSM support in pyrunc)")
-        process = process.replace(apparmor_profile=None, selinux_label=None)
+        from pyrunc.security import lsm
+
+        problems = lsm.host_problems(process.apparmor_profile, process.selinux_label)
+        if problems:
+            pointer, message = problems[0]
+            flag = {lsm.APPARMOR_POINTER: opts.apparmor, lsm.SELINUX_POINTER: opts.process_label}[pointer]
+            if flag and not opts.process_file:
+                raise UsageError(f"--{'apparmor' if pointer == lsm.APPARMOR_POINTER else 'process-label'} {flag}: "
+                                 f"{message}")
+            raise SpecError(problems, source=opts.process_file or "config.json")
     return process
 
 

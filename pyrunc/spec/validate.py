@@ -711,8 +711,16 @@ def check_seccomp(raw: dict[str, Any], ctx: Context) -> Iterator[Problem]:
 
 
 def check_intel_rdt(raw: dict[str, Any], ctx: Context) -> Iterator[Problem]:
-    """`linux.intelRdt`: closID names one resctrl directory ("/" is the default CLOS); schemata have no newlines."""
-    rdt = _obj(_obj(raw.get("linux")).get("intelRdt"))
+    """`linux.intelRdt`: closID names one resctrl directory ("/" is the default CLOS); schemata have no newlines.
+    (host) The spec requires an error when no resctrl filesystem is mounted; pyrunc does not manage resctrl
+    groups, so a mounted one is refused as well, rather than the container running outside its CLOS."""
+    linux = _obj(raw.get("linux"))
+    if ctx.host and "intelRdt" in linux and linux["intelRdt"] is not None:
+        if _resctrl_mounted():
+            yield Problem("/linux/intelRdt", "Intel RDT (resctrl) is not supported by pyrunc")
+        else:
+            yield Problem("/linux/intelRdt", "no resctrl filesystem is mounted: Intel RDT is not enabled on this host")
+    rdt = _obj(linux.get("intelRdt"))
     clos = _str(rdt.get("closID"))
     if clos is not None and (clos in (".", "..") or (clos != "/" and "/" in clos)):
         yield Problem("/linux/intelRdt/closID", f'"{clos}" is not a valid CLOS name')
@@ -722,6 +730,26 @@ def check_intel_rdt(raw: dict[str, Any], ctx: Context) -> Iterator[Problem]:
     for i, line in enumerate(_arr(rdt.get("schemata"))):
         if type(line) is str and "\n" in line:
             yield Problem(f"/linux/intelRdt/schemata/{i}", "must not contain newlines")
+
+
+def _resctrl_mounted() -> bool:
+    try:
+        with open("/proc/self/mountinfo", "rb") as f:
+            return any(line.split(b" - ", 1)[-1].startswith(b"resctrl ") for line in f)
+    except OSError:
+        return False
+
+
+def check_lsm(raw: dict[str, Any], ctx: Context) -> Iterator[Problem]:
+    """(host) `process.apparmorProfile`, `process.selinuxLabel`: refused on a host without that LSM (as runc and
+    crun refuse them) instead of running the process unconfined. Applied by pyrunc.security.lsm."""
+    process = _obj(raw.get("process"))
+    profile, label = _str(process.get("apparmorProfile")), _str(process.get("selinuxLabel"))
+    if ctx.host and (profile or label):
+        from pyrunc.security import lsm
+
+        for pointer, message in lsm.host_problems(profile, label):
+            yield Problem(pointer, message)
 
 
 _MAX_NUMA_NODE = 65535
@@ -847,6 +875,7 @@ CHECKS: tuple[Check, ...] = (
     check_seccomp,
     check_paths,
     check_intel_rdt,
+    check_lsm,
     check_memory_policy,
     check_personality,
     check_text,

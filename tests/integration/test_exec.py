@@ -240,7 +240,7 @@ BAD_FLAGS = [
     (["-u", "abc"], "bad uid"),
     (["-e", "NOEQUALS"], "invalid environment variable"),
     (["--cwd", "relative"], "Cwd must be an absolute path"),
-    (["--apparmor", "prof"], "AppArmor is not supported"),
+    (["--apparmor", "prof"], "AppArmor is not enabled on this host"),
     (["--process-label", "x"], "selinux label is specified in config, but selinux is disabled or not supported"),
     (["-t", "-d"], "cannot allocate tty if pyrunc will detach without setting console socket"),
     (["--console-socket", "/nonexistent.sock"], "cannot use console socket if pyrunc will not detach or allocate tty"),

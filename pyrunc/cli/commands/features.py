@@ -44,8 +44,9 @@ def features() -> dict[str, Any]:
                 "knownFlags": sorted(seccomp.FLAGS),
                 "supportedFlags": sorted(seccomp.supported_flags()),
             },
-            "apparmor": {"enabled": False},
-            "selinux": {"enabled": False},
+            # process.apparmorProfile / selinuxLabel: pyrunc.security.lsm (not linux.mountLabel).
+            "apparmor": {"enabled": True},
+            "selinux": {"enabled": True},
             "intelRdt": {"enabled": False},
             "memoryPolicy": {"modes": sorted(mempolicy.MODES), "flags": sorted(mempolicy.FLAGS)},
             # Id-mapped bind mounts (mounts[].uidMappings/gidMappings, idmap/ridmap): pyrunc.rootfs.idmap, made
