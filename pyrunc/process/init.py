@@ -168,14 +168,11 @@ def _init(cfg: "ProcessConfig") -> None:
     _set_step("prepare rootfs")
     if _rootfs is None:
         raise StepError("prepare rootfs", f"rootfs support is not installed: {_ROOTFS_IMPORT_ERROR}")
-    mount_fds = _host_side_trees(cfg, sock)
+    trees = _HostTrees(sock, _rootfs.host_side_mounts(spec))
     try:
-        _rootfs.prepare_rootfs(spec, cgroup_paths=cfg.cgroup_paths, mount_fds=mount_fds)
+        _rootfs.prepare_rootfs(spec, cgroup_paths=cfg.cgroup_paths, mount_fds=trees)
     finally:
-        # Attached (or not, on error) by now: none of these host-made trees may stay open, let alone reach the
-        # container (CVE-2024-21626: a runtime fd in the container); they are CLOEXEC as well.
-        for fd in mount_fds.values():
-            os.close(fd)
+        trees.close()
 
     # prestart/createRuntime hooks run in the parent, in the runtime's namespaces, once the container's
     # namespaces and mounts exist (runtime-spec lifecycle steps 3-4). The parent answers with the hook state.
@@ -379,29 +376,41 @@ def _run_hooks(kind: str, hooks: "tuple[Hook, ...]", state: "dict[str, Any]", cw
         run_hooks(kind, hooks, state, cwd=cwd, default_env=default_env)
 
 
-def _host_side_trees(cfg: "ProcessConfig", sock: "_socket.socket") -> dict[int, int]:
+class _HostTrees:
     """Mount index -> detached tree made by the parent, for the mounts we cannot make as root of a user namespace
-    (`prepare.host_side_mounts`). Asked for before the first mount; one MOUNT_FD (+fd) comes back per mount."""
-    assert _rootfs is not None
-    wanted = _rootfs.host_side_mounts(cfg.spec)
-    if not wanted:
-        return {}
-    sync.send(sock, Msg.MOUNT_REQUEST, mounts=wanted)
-    trees: dict[int, int] = {}
-    try:
-        while len(trees) < len(wanted):
-            kind, fields, fd = sync.recv(sock)
-            index = fields.get("index")
-            if kind != Msg.MOUNT_FD or fd is None or index not in wanted or index in trees:
+    (`prepare.host_side_mounts`). Each is asked for when its mount's turn comes (MOUNT_REQUEST for that index, one
+    MOUNT_FD back), not all before the first mount: a source may lie under an earlier mount of the container (runc's
+    "mount order" tests bind `<rootfs>/mnt/x` after mounting over /mnt/x), which the parent's helper, working in
+    our mount namespace, sees only once that mount exists. The trees stay ours until `close`."""
+
+    def __init__(self, sock: "_socket.socket", wanted: list[int]) -> None:
+        self._sock = sock
+        self._wanted = frozenset(wanted)
+        self._fds: dict[int, int] = {}
+
+    def __contains__(self, index: object) -> bool:
+        return index in self._wanted
+
+    def get(self, index: int) -> int | None:
+        if index not in self._wanted:
+            return None
+        fd = self._fds.get(index)
+        if fd is None:
+            sync.send(self._sock, Msg.MOUNT_REQUEST, mounts=[index])
+            kind, fields, fd = sync.recv(self._sock)
+            if kind != Msg.MOUNT_FD or fd is None or fields.get("index") != index:
                 if fd is not None:
                     os.close(fd)
-                raise sync.ProtocolError(f"sync: expected MOUNT_FD for one of mounts {wanted}, got {kind}")
-            trees[index] = fd
-    except BaseException:
-        for fd in trees.values():
+                raise sync.ProtocolError(f"sync: expected MOUNT_FD for mount {index}, got {kind}")
+            self._fds[index] = fd
+        return fd
+
+    def close(self) -> None:
+        """Attached (or not, on error) by now: none of these host-made trees may stay open, let alone reach the
+        container (CVE-2024-21626: a runtime fd in the container); they are CLOEXEC as well."""
+        for fd in self._fds.values():
             os.close(fd)
-        raise
-    return trees
+        self._fds.clear()
 
 
 def _set_memory_policy(policy: "Any") -> None:

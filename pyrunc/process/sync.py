@@ -15,8 +15,8 @@ end; the intermediate drops it when it exits, so from then on an EOF at the pare
                                                   timens offsets; fork ──────────▶ setsid, keyring, lo up
     reap intermediate, save pid ◀──── INIT_PID ── _exit(0)
     (user namespace only: binds the init cannot reach, id-mapped binds)
-    helper in the init's mntns ◀──────────────────────────────── MOUNT_REQUEST(mounts) ─
-      makes detached trees     ── MOUNT_FD(index)+fd, one per mount ────────────▶ prepare_rootfs (mounts)
+    helper in the init's mntns ◀──────────────────────────────── MOUNT_REQUEST(mounts) ─ prepare_rootfs, at
+      makes detached trees     ── MOUNT_FD(index)+fd, one per mount ────────────▶ each such mount's turn
     prestart + createRuntime hooks ◀───────────────────────────────────── HOOKS ─ (only with hooks)
                                      ── HOOKS_DONE(state) ───────────────────────▶ createContainer hooks,
                                                                                    pivot_root, console, sysctl,

@@ -2,7 +2,15 @@
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from pyrunc.spec.model import IDMapping
+
+    class MountTrees(Protocol):
+        """Mount index -> detached tree made host-side (a dict, or the init's trees fetched on first use)."""
+
+        def get(self, index: int) -> int | None: ...
+        def __contains__(self, index: object) -> bool: ...
 
 
 class RootContext:
@@ -13,7 +21,7 @@ class RootContext:
 
     def __init__(self, fd: int, path: str, bundle: str = "", userns: bool = False, cgroupns: bool = False,
                  cgroup_paths: dict[str, str] | None = None, uid_mappings: "tuple[IDMapping, ...]" = (),
-                 gid_mappings: "tuple[IDMapping, ...]" = (), mount_fds: dict[int, int] | None = None) -> None:
+                 gid_mappings: "tuple[IDMapping, ...]" = (), mount_fds: "MountTrees | None" = None) -> None:
         self.fd = fd                      # O_PATH fd of the rootfs, opened after it was bind-mounted onto itself
         self.path = path                  # its real path in our mount namespace (from /proc/self/fd)
         self.bundle = bundle              # relative bind-mount sources are relative to the bundle (runc)

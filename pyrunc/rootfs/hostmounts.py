@@ -6,7 +6,7 @@ Two kinds of `mounts[]` entries cannot be made by the init once it is root of it
 - id-mapped binds (`uidMappings`/`gidMappings`, options `idmap`/`ridmap`): MOUNT_ATTR_IDMAP needs privilege
   over the source file system's user namespace, the host's.
 
-For those the init sends MOUNT_REQUEST (see `pyrunc.process.sync`) before it mounts anything, and the parent calls
+For those the init sends MOUNT_REQUEST (see `pyrunc.process.sync`) when the mount's turn comes, and the parent calls
 `make_trees`: a short-lived helper process, still the host's root, joins the init's mount namespace and makes each
 tree there with open_tree(OPEN_TREE_CLONE [|AT_RECURSIVE]), id-mapped with mount_setattr(MOUNT_ATTR_IDMAP) where
 asked; the init attaches them with move_mount. Cloning inside the container's mount namespace (as runc does) keeps

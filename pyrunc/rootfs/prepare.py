@@ -34,6 +34,10 @@ from pyrunc.rootfs.failure import step_error
 from pyrunc.rootfs.options import PROPAGATION, parse
 from pyrunc.spec.model import Mount, Spec
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pyrunc.rootfs.context import MountTrees
+
 PTY_SLAVE_MAJORS = range(136, 144)  # UNIX98_PTY_SLAVE_MAJOR .. + UNIX98_PTY_MAJOR_COUNT
 
 
@@ -56,13 +60,14 @@ _switch = "pivot"
 
 # --------------------------------------------------------------------------------------------- before pivot_root
 def prepare_rootfs(spec: Spec, *, cgroup_paths: dict[str, str] | None = None,
-                   mount_fds: dict[int, int] | None = None) -> None:
+                   mount_fds: "MountTrees | None" = None) -> None:
     """Implements `linux.rootfsPropagation`, `mounts`, `linux.devices` and the default /dev, before pivot_root.
 
     `cgroup_paths`: controller ("memory", "name=systemd", "" for v2) -> the container's cgroup path, for the
     `cgroup` mount type; default: read from /proc/self/cgroup (the init is already in its cgroup).
     `mount_fds`: mount index -> a detached mount tree made by the runtime on the host side (the mounts named by
-    `host_side_mounts`); it is attached instead of cloning the source. The caller closes them.
+    `host_side_mounts`), looked up when that mount's turn comes; it is attached instead of cloning the source.
+    The caller closes them.
     """
     global _switch
     rootfs = spec.root.path
@@ -97,7 +102,7 @@ def prepare_rootfs(spec: Spec, *, cgroup_paths: dict[str, str] | None = None,
             fd=root_fd, path=linuxfs.fd_path(root_fd), bundle=spec.bundle, userns=in_user_namespace(spec),
             cgroupns=spec.linux.namespace("cgroup") is not None, cgroup_paths=cgroup_paths,
             uid_mappings=spec.linux.uid_mappings, gid_mappings=spec.linux.gid_mappings,
-            mount_fds=dict(mount_fds or {}))
+            mount_fds=mount_fds)
         for mnt in in_rootfs(spec):
             mount_one(ctx, mnt)
         if devices.needs_setup_dev(spec):

@@ -119,6 +119,26 @@ def test_idmap_option_uses_the_container_mapping(start: Any, host: Path) -> None
     assert p.stdout.splitlines() == [OVERFLOW, "1000:1000"]
 
 
+def test_idmapped_source_under_an_earlier_mount_of_the_container(start: Any, host: Path,
+                                                                  userns_rootfs: Path) -> None:
+    """runc's mounts.bats "mount order, container idmap source (userns)": the source of an id-mapped bind is a path
+    of the rootfs that exists only once an earlier mount of the same container is made (`<rootfs>/mnt/x`, after a
+    bind over /mnt/x). The host-side tree must be made when that mount's turn comes, in the container's mount
+    namespace, not before the first mount."""
+    srcs = {}
+    for name in ("a", "b"):
+        d = host / f"src-{name}"
+        (d / "x").mkdir(parents=True)
+        (d / "x" / "file").write_text(f"{name}\n")
+        srcs[name] = d
+    rootfs = str(userns_rootfs)
+    mounts = [bind("/mnt", srcs["a"], "rbind"), bind("/mnt/x", srcs["b"], "rbind"),
+              bind("/final", Path(f"{rootfs}/mnt/x"), "rbind", "idmap")]
+    p = start("cat /final/x/file /mnt/x/x/file", mounts)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == ["b", "b"]
+
+
 def test_idmap_option_with_a_joined_user_namespace(runtime: Any, make_bundle: Any, userns_rootfs: Path,
                                                    host: Path) -> None:
     """runc's idmap.bats "implied mapping, userns join": the mapping is that of the user namespace joined by path."""
