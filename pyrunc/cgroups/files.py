@@ -47,6 +47,30 @@ def join_tasks(dirs: list[str]) -> list[str]:
     return joined
 
 
+def pids_limit_exceeded(dirs: "list[str]") -> str | None:
+    """The first pids.max, in these cgroup directories or their ancestors, below its pids.current; else None.
+
+    The pids controller refuses a fork past a limit, but not a process that joins the cgroup. exec's one-stage
+    child joins instead of being forked in it, so it checks here, once it is counted, what its fork would have
+    been refused for (and fails the same way): a container at its pids limit (or a pod at its own) gets no
+    new process, as with runc. Two execs joining at once may both see the excess and both fail: never more
+    processes than the limit."""
+    for d in dirs:
+        while True:
+            limit = read_opt(d, "pids.max")
+            if limit is None:
+                break  # no pids controller here, or the hierarchy's root (which has no limit)
+            limit = limit.strip()
+            current = read_opt(d, "pids.current")
+            if limit != "max" and current is not None and int(current) > int(limit):
+                return os.path.join(d, "pids.max")
+            parent = os.path.dirname(d)
+            if parent == d:
+                break
+            d = parent
+    return None
+
+
 # Cgroup files are ASCII; they are read as UTF-8 (the same text) because that codec is loaded at interpreter
 # start, while the first "ascii" file would import encodings.ascii (~0.15 ms of every create).
 def read(dir: str, name: str) -> str:

@@ -66,6 +66,7 @@ class ProcessConfig:
         self.cgroup_join: list[str] = []  # v1 cgroup dirs the intermediate joins itself
         self.cgroup_clone_dir: str | None = None  # cgroup v2 dir the intermediate is forked into (linux.clone)
         self.parent_pid = parent_pid
+        self.one_stage = False  # set by spawn: the first child becomes the process itself (no intermediate)
         self.one_stage = False  # set by spawn: the first child becomes the init itself (NamespacePlan.one_stage)
 
     def keep_fds(self, sock: "socket.socket") -> set[int]:
@@ -79,7 +80,7 @@ class ExecConfig:
     """What `exec` hands to its child stages (`pyrunc.process.execproc`)."""
 
     __slots__ = ("cgroup_clone_dir", "cgroup_join", "cid", "console", "env", "extra_fds", "join", "memory_policy",
-                 "no_new_keyring", "parent_pid", "personality", "process", "seccomp")
+                 "no_new_keyring", "one_stage", "parent_pid", "personality", "process", "seccomp")
 
     def __init__(self, cid: str, process: "Process", env: list[str], join: list[tuple[str, int]],
                  extra_fds: int = 0, console: "socket.socket | None" = None, no_new_keyring: bool = False,
@@ -98,6 +99,7 @@ class ExecConfig:
         self.cgroup_join: list[str] = []  # v1 cgroup dirs the intermediate joins itself
         self.cgroup_clone_dir: str | None = None  # cgroup v2 dir the intermediate is forked into (linux.clone)
         self.parent_pid = parent_pid
+        self.one_stage = False  # set by spawn: the first child becomes the process itself (no intermediate)
 
     def keep_fds(self, sock: "socket.socket") -> set[int]:
         keep = {sock.fileno(), *range(3, 3 + self.extra_fds), *(fd for _, fd in self.join)}

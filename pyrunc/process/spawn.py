@@ -114,27 +114,44 @@ def spawn(cfg: "ProcessConfig | ExecConfig", parent: "ParentSide",
     # (page tables and copy-on-write faults) and the round trip that reports the init's pid. Otherwise the
     # intermediate enters the namespaces and forks the init (pyrunc.process.intermediate).
     one_stage = container and cfg.namespaces.one_stage()  # type: ignore[union-attr]
-    if clone_dir is not None or one_stage:
-        from pyrunc.linux import clone
+    own_pid_ns = -1
+    if not container:
+        # exec, one stage: the first child is the process itself, no intermediate forking it. A pid namespace
+        # (and a time namespace) cannot be entered by the process itself, only by its future children: so we
+        # enter the container's for our children just for this fork, and return to ours right after. Not with a
+        # time namespace to join (rare): that is left to the intermediate.
+        joined = dict(cfg.join)  # type: ignore[union-attr]
+        one_stage = "time" not in joined
+        if one_stage and "pid" in joined:
+            own_pid_ns = _enter_pid_ns_for_children(joined["pid"])
+            one_stage = own_pid_ns >= 0
+        cfg.one_stage = one_stage
+    try:
+        if clone_dir is not None or (one_stage and container):
+            from pyrunc.linux import clone
 
-        if container:
-            cfg.one_stage = one_stage  # type: ignore[union-attr]  # before the fork: the child reads its copy
-        try:  # born in the cgroup v2 directory: no cgroup.procs write (see pyrunc.linux.clone)
-            inter = clone.fork_into_cgroup(clone_dir, new_pid_ns=one_stage and "pid" in cfg.namespaces.new)
-            if clone_dir is not None:
-                placed.add(clone_dir)
-        except OSError:
-            inter = -1  # ENOSYS, EPERM, ...: fork, and on_intermediate writes cgroup.procs
-    if inter < 0:
-        one_stage = False
-        if container:
-            cfg.one_stage = False  # type: ignore[union-attr]  # two stages after all: the intermediate forks the init
-        try:
-            inter = os.fork()
-        except OSError as e:  # EAGAIN: a pids limit (ours or the caller's), the host's pid_max
-            psock.close()
-            csock.close()
-            raise SyscallError("fork", e.errno or errno.EAGAIN, detail="no process could be started") from None
+            if container:
+                cfg.one_stage = one_stage  # type: ignore[union-attr]  # before the fork: the child reads its copy
+            try:  # born in the cgroup v2 directory: no cgroup.procs write (see pyrunc.linux.clone)
+                inter = clone.fork_into_cgroup(clone_dir, new_pid_ns=container and one_stage
+                                               and "pid" in cfg.namespaces.new)  # type: ignore[union-attr]
+                if clone_dir is not None:
+                    placed.add(clone_dir)
+            except OSError:
+                inter = -1  # ENOSYS, EPERM, ...: fork, and on_intermediate writes cgroup.procs
+        if inter < 0:
+            if container:
+                one_stage = False
+                cfg.one_stage = False  # type: ignore[union-attr]  # two stages after all: the intermediate forks
+            try:
+                inter = os.fork()
+            except OSError as e:  # EAGAIN: a pids limit (ours or the caller's), the host's pid_max
+                psock.close()
+                csock.close()
+                raise SyscallError("fork", e.errno or errno.EAGAIN, detail="no process could be started") from None
+    finally:
+        if inter != 0 and own_pid_ns >= 0:
+            _return_to_pid_ns(own_pid_ns, inter)
     if inter == 0:  # pragma: no cover - child
         try:
             psock.close()
@@ -261,6 +278,39 @@ def _send_mount_trees(sock: "_socket.socket", cfg: "ProcessConfig | ExecConfig",
     finally:
         for fd in trees.values():
             os.close(fd)
+
+
+def _enter_pid_ns_for_children(fd: int) -> int:
+    """setns(CLONE_NEWPID) into the container's pid namespace: our next child is born in it (we are not). Returns
+    an fd of our own pid namespace to come back with, or -1 if the kernel refused (then two stages, as before)."""
+    from pyrunc.linux import ns
+
+    try:
+        own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return -1
+    try:
+        ns.setns(fd, ns.CLONE_NEWPID)
+    except SyscallError:
+        os.close(own)
+        return -1
+    return own
+
+
+def _return_to_pid_ns(own: int, child: int) -> None:
+    """Our own pid namespace for our children again: anything we fork later (hooks, helpers) must not be born in
+    the container's. If the kernel refuses, the child is killed and exec fails: better than that risk."""
+    from pyrunc.linux import ns
+
+    try:
+        ns.setns(own, ns.CLONE_NEWPID, path="/proc/self/ns/pid")
+    except SyscallError:
+        if child > 0:
+            _kill(child)
+            _reap(child, block=True)
+        raise
+    finally:
+        os.close(own)
 
 
 def _log_line(fields: "dict[str, Any]") -> None:

@@ -60,3 +60,31 @@ def test_pids_without_limit_leaves_pids_max_alone(runtime: Runtime, make_bundle:
     doc.write_text('{"pids": {}}')
     runtime("update", "-r", str(doc), cid, check=True)
     assert read(pids_max).strip() == "7"
+
+
+def test_exec_respects_an_ancestor_pids_limit(runtime: Runtime, make_bundle: Any) -> None:
+    """A limit on a parent cgroup (a pod's) holds for exec as for a fork: exec's process joins the container's
+    cgroup rather than being forked there, which the kernel does not limit, so the runtime checks (as runc's exec,
+    which forks in the cgroup, is refused)."""
+    import subprocess
+
+    from conftest import uniq
+    from test_cgroups_support import TEST_PARENT
+
+    cid = uniq("pidspod")
+    pod = f"/sys/fs/cgroup/pids{TEST_PARENT}/{cid}-pod"
+
+    def edit(cfg: dict[str, Any]) -> None:
+        cfg["linux"]["cgroupsPath"] = f"{TEST_PARENT}/{cid}-pod/{cid}"
+
+    runtime.ids.add(cid)
+    runtime("run", "-d", "-b", str(make_bundle(edit, args=["sleep", "100"])), cid, check=True, capture_output=False,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(f"{pod}/pids.max", "w") as f:
+        f.write("1")
+    p = runtime("exec", cid, "true")
+    assert p.returncode != 0 and "pids limit" in p.stderr, p.stderr
+    assert int(read(f"{pod}/pids.current")) == 1
+    with open(f"{pod}/pids.max", "w") as f:
+        f.write("2")
+    runtime("exec", cid, "true", check=True)

@@ -133,3 +133,46 @@ def test_create_killed_during_set_up_leaves_no_init(make_bundle: Any, runtime: A
     # delete --force cleans what the killed create left (state dir, cgroup).
     runtime("delete", "--force", cid, check=True)
     assert not (runtime.root / cid).exists()
+
+
+EXEC_CASES = {  # case -> one stage for exec? (a time namespace can only be joined by an intermediate's child)
+    "default": True,
+    "no-pid-namespace": True,
+    "pid-namespace-by-path": True,
+    "time-namespace": False,
+    "user-namespace": True,
+}
+
+
+@pytest.mark.parametrize("case", sorted(EXEC_CASES))
+def test_exec_stages(case: str, make_bundle: Any, runtime: Any, userns_rootfs: Path, tmp_path: Path,
+                     cid: str) -> None:
+    """exec, one stage: the runtime enters the container's pid namespace for its children just for the fork, so its
+    child runs the command itself. The command is in the container's pid namespace, and an `exec -d` command
+    outlives `exec` (the set-up's death signal is gone by then)."""
+    if case == "time-namespace" and not os.path.exists("/proc/self/ns/time"):
+        pytest.skip("no time namespaces in this kernel")
+    bundle = make_bundle(_edit_for(case), rootfs=userns_rootfs if case == "user-namespace" else None)
+    runtime.create(bundle, cid)
+    runtime("start", cid, check=True)
+    init = runtime.state(cid)["pid"]
+    log = tmp_path / "exec-debug.log"
+    p = runtime("--debug", "--log", str(log), "exec", cid, "readlink", "/proc/self/ns/pid")
+    assert p.returncode == 0, p.stderr + log.read_text()
+    text = log.read_text()
+    assert ("this process runs the command" in text) == EXEC_CASES[case], text
+    assert p.stdout.strip() == os.readlink(f"/proc/{init}/ns/pid")  # the container's pid namespace
+
+    # Not captured: the command keeps its stdio, and a pipe would reach EOF only when it exits.
+    runtime("exec", "-d", cid, "sleep", "60", check=True, capture_output=False, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        procs = runtime("ps", "--format", "json", cid, check=True).stdout
+        if procs.count(",") >= 1:  # the init and the sleep
+            break
+        assert time.monotonic() < deadline, f"the exec -d command died with exec: {procs}"
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert runtime("ps", "--format", "json", cid, check=True).stdout.count(",") >= 1
+    runtime("kill", "--all", cid, "KILL", check=True)

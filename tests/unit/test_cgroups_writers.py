@@ -381,3 +381,19 @@ def test_write_error_names_file_value_field(tmp_path: Path) -> None:
     assert s.startswith("cgroup file does not exist (controller or setting not supported here): ")
     assert f"{tmp_path}/nope.max = '12'" in s and s.endswith("(config: /linux/resources/x)")
     assert e.value.errno == errno.ENOENT
+
+
+def test_pids_limit_exceeded_walks_up_to_the_first_limit_below_its_count(tmp_path: Path) -> None:
+    from pyrunc.cgroups.files import pids_limit_exceeded
+
+    root = tmp_path / "pids"
+    pod = root / "pod"
+    ctr = pod / "ctr"
+    ctr.mkdir(parents=True)
+    for d, limit, current in ((pod, "3", "3"), (ctr, "max", "3")):
+        (d / "pids.max").write_text(limit + "\n")
+        (d / "pids.current").write_text(current + "\n")
+    assert pids_limit_exceeded([str(ctr)]) is None  # at the limit, not over it (root: no pids.max, the walk stops)
+    (pod / "pids.current").write_text("4\n")
+    assert pids_limit_exceeded([str(ctr)]) == str(pod / "pids.max")
+    assert pids_limit_exceeded([str(tmp_path / "cpu")]) is None  # no pids controller there
