@@ -159,8 +159,8 @@ def spawn(cfg: "ProcessConfig | ExecConfig", parent: "ParentSide",
         finally:
             child(cfg, csock)  # never returns
     csock.close()
-    LOG.write("debug", f"spawn: forked the init, pid {inter} (one stage: no intermediate)" if one_stage else
-              f"spawn: forked the intermediate stage, pid {inter}")
+    LOG.write("debug", f"spawn: forked the {'init' if container else 'process'}, pid {inter} (one stage: no "
+              "intermediate)" if one_stage else f"spawn: forked the intermediate stage, pid {inter}")
     if cfg.console is not None:
         cfg.console.close()  # the init holds it now
         cfg.console = None
