@@ -574,8 +574,12 @@ def check_devices(raw: dict[str, Any], ctx: Context) -> Iterator[Problem]:
 def check_net_devices(raw: dict[str, Any], ctx: Context) -> Iterator[Problem]:
     """`linux.netDevices` (1.3) move host interfaces into the container's own network namespace."""
     devices = _obj(_obj(raw.get("linux")).get("netDevices"))
-    if devices and "network" not in _namespaces(raw):
+    netns = _namespaces(raw).get("network")
+    if devices and netns is None:
         yield Problem("/linux/netDevices", "needs a network namespace in linux.namespaces")
+    elif devices and ctx.host and _str(netns.get("path")) and _is_current_netns(netns["path"]):
+        # (host) Moving into the namespace the devices are already in would only rename the host's interfaces.
+        yield Problem("/linux/netDevices", "the network namespace is the runtime's own: nothing can be moved into it")
     targets: dict[str, str] = {}
     for name, dev in devices.items():
         if not _valid_ifname(name):

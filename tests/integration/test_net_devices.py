@@ -142,3 +142,14 @@ def test_refused_before_anything_moves(runtime: Any, make_bundle: Any, veth: Any
 
 def test_features_announce_net_devices(runtime: Any) -> None:
     assert json.loads(runtime("features", check=True).stdout)["linux"]["netDevices"] == {"enabled": True}
+
+
+def test_the_runtimes_own_namespace_is_refused(runtime: Any, make_bundle: Any, veth: Any, cid: str) -> None:
+    """A network namespace given by path that is the host's: a "move" there would only rename a host interface."""
+    dev, _peer = veth()
+    bundle = make_bundle(edit=with_devices({dev: {"name": "renamed0"}}, f"/proc/{os.getpid()}/ns/net"),
+                         args=["true"])
+    p = runtime.create(bundle, cid, check=False)
+    assert p.returncode != 0 and "/linux/netDevices: the network namespace is the runtime's own" in p.stderr
+    assert host_has(dev) and not host_has("renamed0")
+    assert not (runtime.root / cid).exists()
