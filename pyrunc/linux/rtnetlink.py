@@ -80,9 +80,8 @@ def _attrs(buf: bytes, offset: int, end: int) -> dict[int, bytes]:
 class Socket:
     """A NETLINK_ROUTE socket of one network namespace, with request/acknowledge and dump helpers."""
 
-    def __init__(self, sock: "_socket.socket", where: str) -> None:
+    def __init__(self, sock: "_socket.socket") -> None:
         self.sock = sock
-        self.where = where  # for errors: "host" or the namespace's path
         self.seq = 0
 
     def close(self) -> None:
@@ -163,9 +162,9 @@ class Socket:
         return out
 
     def move(self, index: int, netns_fd: int, new_name: str) -> None:
-        """RTM_NEWLINK with IFLA_NET_NS_FD and IFLA_IFNAME: move and rename in one step, so the name never
-        clashes on either side. A name with `%d` is a template the kernel completes (dev_get_valid_name); a
-        name taken in the target namespace is EEXIST."""
+        """RTM_NEWLINK with IFLA_NET_NS_FD and IFLA_IFNAME: one request moves the device (under its own name, or
+        under the new one if its own is taken there) and renames it in the target namespace. A name with `%d` is
+        a template the kernel completes (dev_get_valid_name); a new name taken there is EEXIST, after the move."""
         self.request(RTM_NEWLINK, _IFINFOMSG.pack(0, 0, index, 0, 0)
                      + _attr(IFLA_IFNAME, new_name.encode() + b"\0")
                      + _attr(IFLA_NET_NS_FD, struct.pack("=I", netns_fd)))
@@ -189,7 +188,7 @@ def _socket_here() -> "_socket.socket":
 def socket_host() -> Socket:
     """A socket of the runtime's own network namespace."""
     try:
-        return Socket(_socket_here(), "host")
+        return Socket(_socket_here())
     except OSError as e:
         raise SyscallError("socket(AF_NETLINK)", e.errno or errno.EIO, detail="route netlink") from None
 
@@ -219,4 +218,4 @@ def socket_in(netns_fd: int, path: str) -> Socket:
         os.close(own)
     if failed is not None:
         raise SyscallError("socket(AF_NETLINK)", failed.errno or errno.EIO, path=path) from None
-    return Socket(s, path)
+    return Socket(s)

@@ -2,11 +2,12 @@
 namespace, in the parent, once the init is in its namespaces and before any hook or the container's process.
 
 Per device, as the spec asks:
-1. find it in the runtime's namespace (a missing device is an error: "MUST check if moving is possible");
+1. before any device moves, check each move is possible ("MUST check"): the device is in the runtime's
+   namespace, its new name free in the container's (`check`);
 2. remember its permanent, global-scope addresses (the kernel drops every address of a device that changes
    namespace; the spec asks for those to be kept), then set it down;
-3. move and rename it in one RTM_NEWLINK (IFLA_NET_NS_FD + IFLA_IFNAME), so neither name can clash in between: a
-   name already used in the container is EEXIST, unless the new name is a `%d` template the kernel completes;
+3. move and rename it with one RTM_NEWLINK (IFLA_NET_NS_FD + IFLA_IFNAME); a new name already used in the
+   container would fail only after the move (EEXIST), hence step 1; a `%d` template is completed by the kernel;
 4. in the container's namespace, add the addresses again and set the device up.
 Nothing is moved back on failure or on delete: the spec forbids it; the kernel returns physical devices to the
 initial namespace (and destroys virtual ones) when the container's namespace goes away.
