@@ -6,8 +6,8 @@ attr/apparmor/exec (attr/exec before Linux 5.8), the SELinux context to attr/exe
 verified procfs (pyrunc.rootfs.procfs): CVE-2019-16884, a volume mounted over /proc made runc write the label
 into a plain file, and the container ran without its profile.
 
-A host without the LSM cannot apply the label: the config is refused before anything is created (check_host,
-from validation), as runc and crun refuse it, rather than running the container unconfined.
+A host without the LSM cannot apply the label: the config is refused before anything is created (`host_problems`,
+from validation's check_lsm and exec), as runc and crun refuse it, rather than running the container unconfined.
 `linux.mountLabel` (SELinux contexts of the mounts) is not applied.
 """
 
