@@ -126,6 +126,13 @@ def spawn(cfg: "ProcessConfig | ExecConfig", parent: "ParentSide",
             own_pid_ns = _enter_pid_ns_for_children(joined["pid"])
             one_stage = own_pid_ns >= 0
         cfg.one_stage = one_stage
+    dumpable = True
+    if own_pid_ns >= 0:
+        # The child is born in the container's pid namespace, where the container's processes can see it at once,
+        # still holding our fds: it must be non-dumpable from its first instruction, not from its first line of
+        # Python (CVE-2016-9962). The flag is copied at fork; ours is put back right after.
+        dumpable = prctl.get_dumpable()
+        prctl.set_dumpable(False)
     try:
         if clone_dir is not None or (one_stage and container):
             from pyrunc.linux import clone
@@ -151,6 +158,8 @@ def spawn(cfg: "ProcessConfig | ExecConfig", parent: "ParentSide",
                 raise SyscallError("fork", e.errno or errno.EAGAIN, detail="no process could be started") from None
     finally:
         if inter != 0 and own_pid_ns >= 0:
+            if dumpable:
+                prctl.set_dumpable(True)
             _return_to_pid_ns(own_pid_ns, inter)
     if inter == 0:  # pragma: no cover - child
         try:
