@@ -57,18 +57,32 @@ def pids_limit_exceeded(dirs: "list[str]") -> str | None:
     processes than the limit."""
     for d in dirs:
         while True:
-            limit = read_opt(d, "pids.max")
+            limit = _read_small(f"{d}/pids.max")
             if limit is None:
                 break  # no pids controller here, or the hierarchy's root (which has no limit)
-            limit = limit.strip()
-            current = read_opt(d, "pids.current")
-            if limit != "max" and current is not None and int(current) > int(limit):
-                return os.path.join(d, "pids.max")
+            current = _read_small(f"{d}/pids.current")
+            if limit.strip() != b"max" and current is not None and int(current) > int(limit):
+                return f"{d}/pids.max"
             parent = os.path.dirname(d)
             if parent == d:
                 break
             d = parent
     return None
+
+
+def _read_small(path: str) -> bytes | None:
+    """A few bytes of a cgroup file with plain syscalls (no text-file object: this runs on exec's path for every
+    hierarchy, most of which have no such file); None if it does not exist."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, 64)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 # Cgroup files are ASCII; they are read as UTF-8 (the same text) because that codec is loaded at interpreter
