@@ -29,6 +29,7 @@ from pyrunc.rootfs.mounts import (
     check_in_root,
     check_proc_sys,
     close,
+    context_option,
     mount_bind,
     mount_on_fd,
     open_mountpoint,
@@ -152,7 +153,8 @@ def mount_cgroup_v1(ctx: RootContext, mnt: Mount, opts: MountOptions) -> None:
     new = None
     try:
         check_proc_sys(mnt.destination, rel, "tmpfs", None)
-        new = mount_on_fd(ctx, "tmpfs", dst_fd, "tmpfs", DEFAULT_FLAGS, "mode=755", rel)
+        data = f"mode=755,{context_option(ctx.mount_label)}" if ctx.mount_label else "mode=755"  # as runc's tmpfs
+        new = mount_on_fd(ctx, "tmpfs", dst_fd, "tmpfs", DEFAULT_FLAGS, data, rel)
         apply_propagation(new, opts, rel)
     except BaseException:
         close(new)

@@ -16,12 +16,13 @@ if TYPE_CHECKING:
 class RootContext:
     """The rootfs being prepared (before pivot_root), held by an O_PATH fd everything is resolved against."""
 
-    __slots__ = ("bundle", "cgroup_paths", "cgroupns", "fd", "gid_mappings", "mount_fds", "path", "uid_mappings",
-                 "userns")
+    __slots__ = ("bundle", "cgroup_paths", "cgroupns", "fd", "gid_mappings", "mount_fds", "mount_label", "path",
+                 "uid_mappings", "userns")
 
     def __init__(self, fd: int, path: str, bundle: str = "", userns: bool = False, cgroupns: bool = False,
                  cgroup_paths: dict[str, str] | None = None, uid_mappings: "tuple[IDMapping, ...]" = (),
-                 gid_mappings: "tuple[IDMapping, ...]" = (), mount_fds: "MountTrees | None" = None) -> None:
+                 gid_mappings: "tuple[IDMapping, ...]" = (), mount_fds: "MountTrees | None" = None,
+                 mount_label: str | None = None) -> None:
         self.fd = fd                      # O_PATH fd of the rootfs, opened after it was bind-mounted onto itself
         self.path = path                  # its real path in our mount namespace (from /proc/self/fd)
         self.bundle = bundle              # relative bind-mount sources are relative to the bundle (runc)
@@ -31,3 +32,4 @@ class RootContext:
         self.uid_mappings = uid_mappings  # the container's (`linux.uidMappings`): default for idmap mounts
         self.gid_mappings = gid_mappings
         self.mount_fds = {} if mount_fds is None else mount_fds  # mount index -> detached tree made host-side
+        self.mount_label = mount_label    # `linux.mountLabel` where SELinux is enabled, else None

@@ -302,6 +302,8 @@ def mount_tmpfs(ctx: RootContext, mnt: Mount, opts: MountOptions) -> None:
         data = list(opts.data)
         if existed:
             data.insert(0, f"mode={stat.S_IMODE(os.fstat(dst_fd).st_mode):04o}")
+        if ctx.mount_label:
+            data.append(context_option(ctx.mount_label))
         flags = opts.flags & ~lm.MS_RDONLY  # made read-only in finalize
         if opts.copyup:
             from pyrunc.rootfs import copyup  # preloaded (prepare.modules_needed): only tmpcopyup mounts
@@ -331,6 +333,11 @@ def mount_proc_or_sysfs(ctx: RootContext, mnt: Mount, opts: MountOptions, kind: 
         os.close(dst_fd)
 
 
+def context_option(label: str) -> str:
+    """The SELinux mount option for `linux.mountLabel`, quoted: MCS labels hold commas (s0:c1,c2)."""
+    return f'context="{label}"'
+
+
 def mount_filesystem(ctx: RootContext, mnt: Mount, opts: MountOptions) -> None:
     """devpts, mqueue and any other file-system type: mount(2) with the flags and data as given."""
     kind = kind_of(mnt, opts)
@@ -339,7 +346,17 @@ def mount_filesystem(ctx: RootContext, mnt: Mount, opts: MountOptions) -> None:
     try:
         check_proc_sys(mnt.destination, rel, kind, None)
         flags = opts.flags & ~lm.MS_RDONLY if delays_readonly(mnt, kind) else opts.flags
-        new = mount_on_fd(ctx, mnt.source or kind or "none", dst_fd, kind or None, flags, opts.data_str, rel)
+        data = opts.data_str
+        if ctx.mount_label and kind != "mqueue":
+            data = ",".join(filter(None, (data, context_option(ctx.mount_label))))
+        new = mount_on_fd(ctx, mnt.source or kind or "none", dst_fd, kind or None, flags, data, rel)
+        if ctx.mount_label and kind == "mqueue":
+            # mqueue takes no context= option: its root is labelled instead (runc: label.SetFileLabel).
+            try:
+                os.setxattr(f"/proc/self/fd/{new}", "security.selinux", ctx.mount_label.encode())
+            except OSError as e:
+                raise SyscallError("setxattr security.selinux", e.errno or errno.EIO, path=rel,
+                                   spec_path="/linux/mountLabel") from None
         apply_propagation(new, opts, rel)
         rec_set = opts.rec_set & ~lm.MOUNT_ATTR_RDONLY if delays_readonly(mnt, kind) else opts.rec_set
         apply_rec_attrs(new, rec_set, opts.rec_clr, rel)

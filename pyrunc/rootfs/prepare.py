@@ -45,6 +45,8 @@ def modules_needed(spec: Spec) -> list[str]:
     """The rootfs modules this config needs that are not imported at the top: `linux.sysctl`'s, and those of
     mounts with `tmpcopyup` or an id mapping."""
     names = ["pyrunc.rootfs.sysctl"] if spec.linux.sysctl else []
+    if spec.linux.mount_label:
+        names.append("pyrunc.security.lsm")
     for mnt in spec.mounts:
         opts = parse(mnt.options)
         if opts.copyup:
@@ -97,12 +99,19 @@ def prepare_rootfs(spec: Spec, *, cgroup_paths: dict[str, str] | None = None,
         root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as e:
         raise SyscallError("open rootfs", e.errno or errno.EIO, path=rootfs, spec_path="/root/path") from None
+    mount_label = None
+    if spec.linux.mount_label:
+        from pyrunc.security import lsm  # preloaded (modules_needed): only configs with a mount label
+
+        # `linux.mountLabel`: the SELinux context of the container's file systems, given as context= (runc's
+        # label.FormatMountLabel); without SELinux there is nothing to label (runc's go-selinux ignores it too).
+        mount_label = spec.linux.mount_label if lsm.selinux_enabled() else None
     try:
         ctx = RootContext(
             fd=root_fd, path=linuxfs.fd_path(root_fd), bundle=spec.bundle, userns=in_user_namespace(spec),
             cgroupns=spec.linux.namespace("cgroup") is not None, cgroup_paths=cgroup_paths,
             uid_mappings=spec.linux.uid_mappings, gid_mappings=spec.linux.gid_mappings,
-            mount_fds=mount_fds)
+            mount_fds=mount_fds, mount_label=mount_label)
         for mnt in in_rootfs(spec):
             mount_one(ctx, mnt)
         if devices.needs_setup_dev(spec):

@@ -8,7 +8,8 @@ into a plain file, and the container ran without its profile.
 
 A host without the LSM cannot apply the label: the config is refused before anything is created (`host_problems`,
 from validation's check_lsm and exec), as runc and crun refuse it, rather than running the container unconfined.
-`linux.mountLabel` (SELinux contexts of the mounts) is not applied.
+`linux.mountLabel`, the SELinux context of the container's mounts, is a mount option (pyrunc.rootfs.mounts,
+`context_option`), applied only where SELinux is enabled.
 """
 
 import errno

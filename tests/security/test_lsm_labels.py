@@ -110,3 +110,24 @@ def test_intel_rdt_without_resctrl_is_refused(runtime: Any, make_bundle: Any, ci
     assert p.returncode != 0
     assert "config.json: /linux/intelRdt: no resctrl filesystem is mounted" in p.stderr, p.stderr
     assert not (runtime.root / cid).exists()
+
+
+def test_mount_label_option_is_quoted() -> None:
+    """runc's label.FormatMountLabel: MCS categories hold commas, which would split a bare mount option."""
+    from pyrunc.rootfs.mounts import context_option
+
+    assert context_option("system_u:object_r:container_file_t:s0:c1,c2") == \
+        'context="system_u:object_r:container_file_t:s0:c1,c2"'
+
+
+@needs_no_lsm
+def test_mount_label_without_selinux_is_ignored(runtime: Any, make_bundle: Any, cid: str) -> None:
+    """linux.mountLabel where SELinux is disabled: nothing to label, the container runs (newer runc ignores it
+    too; runc 1.1.5 passed context= to the kernel, which refused the tmpfs)."""
+    def edit(c: dict[str, Any]) -> None:
+        c["linux"]["mountLabel"] = "system_u:object_r:container_file_t:s0:c1,c2"
+
+    p = runtime("run", "-b", str(make_bundle(edit=edit, args=["sh", "-c", "grep ' /dev ' /proc/self/mountinfo"])),
+                cid)
+    assert p.returncode == 0, p.stderr
+    assert "context=" not in p.stdout

@@ -44,7 +44,7 @@ def features() -> dict[str, Any]:
                 "knownFlags": sorted(seccomp.FLAGS),
                 "supportedFlags": sorted(seccomp.supported_flags()),
             },
-            # process.apparmorProfile / selinuxLabel: pyrunc.security.lsm (not linux.mountLabel).
+            # process.apparmorProfile / selinuxLabel: pyrunc.security.lsm; linux.mountLabel: rootfs.mounts.
             "apparmor": {"enabled": True},
             "selinux": {"enabled": True},
             "intelRdt": {"enabled": False},
