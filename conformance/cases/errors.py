@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conformance.harness import MUST, Bundle, Ctx, case
+from conformance.harness import MUST, RUNC, Bundle, Ctx, case
 
 
 def _create_fails(t: Ctx, b: Bundle, raw_config: str | None = None) -> None:
@@ -86,3 +86,28 @@ def process_not_started(t: Ctx) -> None:
     b.linux["namespaces"].append({"type": "conformance-bogus"})
     _create_fails(t, b)
     t.expect(not (out / "ran").exists(), "the process ran although create failed")
+
+
+@case("errors.intel_rdt_without_resctrl", MUST, "config-linux.md#intelrdt (no resctrl mounted MUST error)")
+def intel_rdt_without_resctrl(t: Ctx) -> None:
+    """linux.intelRdt where no resctrl file system is mounted: create fails and nothing is left."""
+    with open("/proc/self/mountinfo") as f:
+        if any(" - resctrl " in line for line in f):
+            t.skip("resctrl is mounted on this host")
+    b = t.bundle()
+    b.linux["intelRdt"] = {"closID": "conformance"}
+    _create_fails(t, b)
+
+
+@case("errors.apparmor_unavailable", RUNC, "runc refuses an AppArmor profile it cannot apply")
+def apparmor_unavailable(t: Ctx) -> None:
+    """process.apparmorProfile on a host without AppArmor: create fails (no container runs unconfined)."""
+    try:
+        with open("/sys/module/apparmor/parameters/enabled") as f:
+            if f.read(1) == "Y":
+                t.skip("AppArmor is enabled on this host")
+    except OSError:
+        pass
+    b = t.bundle()
+    b.process["apparmorProfile"] = "conformance-profile"
+    _create_fails(t, b)
