@@ -123,6 +123,9 @@ def _intermediate(cfg: "ExecConfig", sock: "_socket.socket") -> None:
         # join_tasks below: the container's cpuset may exclude the CPUs we run on.
         _set_step("execCPUAffinity")
         proc.set_cpu_affinity(affinity.initial, "/process/execCPUAffinity/initial")
+        # The mask in effect, in runc's nsexec wording (its bats tests look for "nsexec...: affinity: 0x...").
+        mask = sum(1 << cpu for cpu in os.sched_getaffinity(0))
+        sync.debug(f"exec intermediate[{os.getpid()}]: nsexec: affinity: {mask:#x}")
     if cfg.cgroup_join:
         # Join the v1 cgroups ourselves, without the ~10 ms the parent's cgroup.procs write costs (see
         # pyrunc.cgroups.files.join_tasks); whatever is refused, the parent writes its usual way.

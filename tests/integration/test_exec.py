@@ -186,6 +186,9 @@ def test_exec_cpu_affinity_and_reset(runtime: Any, running: Any, tmp_path: Path)
     spec = {"args": list(grep), "cwd": "/", "env": ["PATH=/bin"], "execCPUAffinity": {"initial": str(first)}}
     (tmp_path / "p.json").write_text(json.dumps(spec))
     assert allowed(runtime("exec", "-p", str(tmp_path / "p.json"), cid, preexec_fn=pinned)) == str(first)
+    # --debug names the initial mask in runc's nsexec wording (runc's bats cpu_affinity.bats look for it).
+    p = runtime("--debug", "exec", "-p", str(tmp_path / "p.json"), cid, preexec_fn=pinned)
+    assert f"nsexec: affinity: {1 << first:#x}" in p.stderr, p.stderr
 
 
 def test_io_priority_class_without_priority(runtime: Any, running: Any, tmp_path: Path) -> None:
