@@ -584,6 +584,9 @@ def check_net_devices(raw: dict[str, Any], ctx: Context) -> Iterator[Problem]:
     for name, dev in devices.items():
         if not _valid_ifname(name):
             yield Problem(ptr("linux", "netDevices", name), f'"{name}" is not a valid interface name')
+        elif ctx.host and os.path.isdir("/sys/class/net") and not os.path.exists(f"/sys/class/net/{name}"):
+            # (host) The move checks again (pyrunc.runtime.netdevices); this only reports it before anything exists.
+            yield Problem(ptr("linux", "netDevices", name), "no such network device on the host")
         new = _str(_obj(dev).get("name"))
         if new and not _valid_ifname(new.replace("%d", "0")):
             yield Problem(ptr("linux", "netDevices", name, "name"), f'"{new}" is not a valid interface name')

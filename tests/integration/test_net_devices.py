@@ -134,7 +134,7 @@ def test_refused_before_anything_moves(runtime: Any, make_bundle: Any, veth: Any
     assert p.returncode != 0
     lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and f"/linux/netDevices/{name}" in lines[0], p.stderr
-    assert ("No such device" if case == "missing" else "already exists in the container") in lines[0]
+    assert ("no such network device" if case == "missing" else "already exists in the container") in lines[0]
     assert host_has(dev)  # still on the host
     assert not (runtime.root / cid).exists()
     assert runtime("list", "-q").stdout.split() == []
