@@ -9,6 +9,7 @@ on procfs. Used for `linux.sysctl` (pyrunc.rootfs.sysctl) and the LSM labels (py
 
 import errno
 import os
+import stat
 
 from pyrunc.errors import SyscallError
 from pyrunc.linux import fs as linuxfs
@@ -53,3 +54,18 @@ def open_beneath(proc: int, rel: str) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def write_file(proc: int, rel: str, value: str) -> None:
+    """Write `value` to /proc/<rel> (`open_beneath`), which must still be a regular file of procfs once open."""
+    fd = open_beneath(proc, rel)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode) or linuxfs.fstatfs_type(fd) != linuxfs.PROC_SUPER_MAGIC:
+            raise SyscallError("open", errno.EPERM, path="/proc/" + rel,
+                               detail="not a procfs file (CVE-2025-52881, CVE-2019-16884)")
+        try:
+            os.write(fd, value.encode())
+        except OSError as e:
+            raise SyscallError("write", e.errno or errno.EIO, path="/proc/" + rel, detail=f"value {value!r}") from None
+    finally:
+        os.close(fd)

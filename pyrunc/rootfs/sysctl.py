@@ -1,19 +1,16 @@
 """`linux.sysctl`: written to /proc/sys/<key with dots as slashes> after pivot_root.
 
-CVE-2025-52881 (and CVE-2019-16884 before it): a mount over /proc, or over a file under it, redirected the
-runtime's writes (a sysctl value written into /proc/sysrq-trigger or core_pattern, say). So the container's
-/proc must be the root of a procfs (inode 1, PROC_SUPER_MAGIC), the key is resolved beneath it with no symlink
-and without crossing any mount (RESOLVE_NO_XDEV), and the opened file must still be on procfs.
+Each value goes through pyrunc.rootfs.procfs (CVE-2025-52881: a mount over /proc, or over a file under it, redirected
+the runtime's writes, e.g. a sysctl value into /proc/sysrq-trigger): /proc must be a real procfs root, the key is
+resolved beneath it without symlinks or mount crossings, and the file opened must be on procfs.
 """
 
 import errno
 import os
-import stat
 
 from pyrunc.errors import SyscallError
-from pyrunc.linux import fs as linuxfs
 from pyrunc.rootfs.failure import step_error
-from pyrunc.rootfs.procfs import open_beneath, open_root
+from pyrunc.rootfs.procfs import open_root, write_file
 from pyrunc.spec.model import Spec
 
 
@@ -42,19 +39,7 @@ def apply_sysctl(spec: Spec) -> None:
         for key, value in spec.linux.sysctl.items():
             rel = key_path(key)
             try:
-                fd = open_beneath(proc, rel)
-                try:
-                    st = os.fstat(fd)
-                    if not stat.S_ISREG(st.st_mode) or linuxfs.fstatfs_type(fd) != linuxfs.PROC_SUPER_MAGIC:
-                        raise SyscallError("open", errno.EPERM, path="/proc/" + rel,
-                                           detail="not a procfs file (CVE-2025-52881)")
-                    try:
-                        os.write(fd, value.encode())
-                    except OSError as e:
-                        raise SyscallError("write", e.errno or errno.EIO, path="/proc/" + rel,
-                                           detail=f"value {value!r}") from None
-                finally:
-                    os.close(fd)
+                write_file(proc, rel, value)
             except SyscallError as e:
                 detail = "no such sysctl in /proc/sys" if e.errno == errno.ENOENT else None
                 raise step_error(f"set sysctl {key}={value}", e, pointer(key), detail) from None

@@ -14,11 +14,9 @@ from validation's check_lsm and exec), as runc and crun refuse it, rather than r
 
 import errno
 import os
-import stat
 
 from pyrunc.errors import SyscallError
-from pyrunc.linux import fs as linuxfs
-from pyrunc.rootfs.procfs import open_beneath, open_root
+from pyrunc.rootfs.procfs import open_root, write_file
 
 APPARMOR_POINTER = "/process/apparmorProfile"
 SELINUX_POINTER = "/process/selinuxLabel"
@@ -78,19 +76,8 @@ def apply(apparmor_profile: str | None, selinux_label: str | None) -> None:
 
 
 def _write(proc: int, rel: str, value: str, pointer: str) -> None:
-    """Write `value` to /proc/<rel>, which must be a regular procfs file reached without symlinks or mounts."""
     try:
-        fd = open_beneath(proc, rel)
+        write_file(proc, rel, value)
     except SyscallError as e:
-        raise SyscallError("open", e.errno or errno.EIO, path="/proc/" + rel, spec_path=pointer) from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode) or linuxfs.fstatfs_type(fd) != linuxfs.PROC_SUPER_MAGIC:
-            raise SyscallError("open", errno.EPERM, path="/proc/" + rel, spec_path=pointer,
-                               detail="not a procfs file (CVE-2019-16884)")
-        try:
-            os.write(fd, value.encode())
-        except OSError as e:
-            raise SyscallError("write", e.errno or errno.EIO, path="/proc/" + rel, detail=value,
-                               spec_path=pointer) from None
-    finally:
-        os.close(fd)
+        e.spec_path = pointer
+        raise
